@@ -1,0 +1,36 @@
+"""functorch_lite: a small JAX-style library of composable function transformations over numpy arrays.
+
+Example:
+    >>> import functorch_lite as fl, functorch_lite.numpy as fnp
+    >>> print(fl.make_jaxpr(lambda w, x, b: fnp.tanh(w * x + b))(0.5, 2.0, 0.1))
+    { lambda ; a:f32[] b:f32[] c:f32[]. let
+        d:f32[] = mul a b; e:f32[] = add d c; f:f32[] = tanh e
+      in (f,) }
+"""
+
+from . import lax, numpy, tree, tree_util
+from .core import errors
+from .core.array import Array
+from .core.config import config
+from .core.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
+from .core.staging import ShapeDtypeStruct, eval_shape, make_jaxpr
+from .lax import stop_gradient
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Array",
+    "ClosedJaxpr",
+    "Jaxpr",
+    "ShapeDtypeStruct",
+    "config",
+    "errors",
+    "eval_jaxpr",
+    "eval_shape",
+    "lax",
+    "make_jaxpr",
+    "numpy",
+    "stop_gradient",
+    "tree",
+    "tree_util",
+]

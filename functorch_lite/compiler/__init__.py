@@ -1,0 +1,1 @@
+"""jaxpr -> executable: fusion, rendering, building, the executor."""

@@ -1,0 +1,1 @@
+"""Arrays, dtypes, tracing machinery and the jaxpr IR: nothing primitive-specific lives here."""

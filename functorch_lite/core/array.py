@@ -1,0 +1,171 @@
+"""``Array``: an immutable wrapper of a backend ndarray (numpy on CPU, cupy on GPU).
+
+Operators and methods (``+``, ``@``, ``.sum()``, ``.reshape()``, ...) are installed by
+``functorch_lite.numpy`` so that arrays and tracers share one definition. ``isinstance(tracer, Array)`` is
+True, as for ``jax.Array``, so annotations like ``Float[Array, "batch dim"]`` check under transforms too.
+
+Example:
+    >>> import functorch_lite.numpy as fnp
+    >>> x = fnp.asarray([1.0, 2.0])
+    >>> x * 2
+    Array([2., 4.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import numpy as np
+
+from .errors import ConcretizationTypeError
+
+
+class Array(metaclass=abc.ABCMeta):
+    """An immutable n-dimensional array. Build one with ``fnp.asarray``/``fnp.array``.
+
+    Example: ``fnp.asarray([1, 2, 3]).sum()`` is ``Array(6, dtype=int32)``.
+    """
+
+    __slots__ = ("_value", "_weak", "__weakref__")
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # numpy defers to our reflected operators: np_array + Array -> Array
+
+    def __init__(self, value: Any, weak_type: bool = False):
+        self._value = value
+        self._weak = weak_type
+
+    # -- metadata -------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def size(self) -> int:
+        return self._value.size
+
+    @property
+    def weak_type(self) -> bool:
+        return self._weak
+
+    @property
+    def aval(self):
+        from .trace import ShapedArray
+
+        return ShapedArray(self._value.shape, self._value.dtype, self._weak)
+
+    @property
+    def device(self) -> str:
+        """``'cpu'`` for numpy-backed arrays, ``'gpu'`` for cupy-backed ones."""
+        return "cpu" if isinstance(self._value, (np.ndarray, np.generic)) else "gpu"
+
+    # -- conversions ----------------------------------------------------------------------------
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        value = self._value
+        if not isinstance(value, (np.ndarray, np.generic)):
+            value = value.get()  # cupy -> numpy copy
+        if dtype is not None and np.dtype(dtype) != value.dtype:
+            return np.asarray(value).astype(dtype)
+        if copy:
+            return np.array(value, copy=True)
+        view = np.asarray(value).view()
+        view.flags.writeable = False  # the Array stays immutable even if the caller writes
+        return view
+
+    def to_concrete(self) -> Array:
+        return self
+
+    def item(self) -> Any:
+        """The Python scalar of a one-element array."""
+        return self._value.item()
+
+    def tolist(self) -> Any:
+        """A nested Python list of the elements."""
+        return self._value.tolist()
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __complex__(self) -> complex:
+        return complex(self._value)
+
+    def __index__(self) -> int:
+        if self._value.dtype.kind not in "iub":
+            raise TypeError(
+                f"only integer arrays can be used as an index, got dtype {self._value.dtype}; "
+                "use x.astype(fnp.int32)."
+            )
+        if self._value.ndim:
+            raise TypeError(f"only 0-d integer arrays can be used as an index, got shape {self.shape}.")
+        return int(self._value)
+
+    def __len__(self) -> int:
+        if not self._value.ndim:
+            raise TypeError("len() of unsized object (a 0-d Array)")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        if not self._value.ndim:
+            raise TypeError("iteration over a 0-d Array")
+        weak = self._weak
+        return (Array(row, weak) for row in self._value)
+
+    def __hash__(self) -> int:
+        raise TypeError(
+            "unhashable type: 'Array'. Arrays are mutable-looking containers and cannot be dict keys or "
+            "static arguments; use a tuple or a Python scalar (x.item(), tuple(x.tolist())) instead."
+        )
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            "functorch_lite Arrays are immutable, so item assignment is not supported. "
+            "Use x = x.at[index].set(value) (or .add/.mul/.min/.max) instead."
+        )
+
+    def __reduce__(self):
+        return (Array, (np.asarray(self), self._weak))
+
+    # -- printing -------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        value = np.asarray(self)
+        dtype = value.dtype
+        extra = ", weak_type=True" if self._weak else ""
+        if value.size == 0 and value.shape != (0,):
+            return f"Array([], shape={value.shape}, dtype={dtype.name}{extra})"
+        body = np.array2string(value, separator=", ", prefix="Array(")
+        return f"Array({body}, dtype={dtype.name}{extra})"
+
+    def __str__(self) -> str:
+        return str(np.asarray(self))
+
+    def __format__(self, spec: str) -> str:
+        if self._value.ndim == 0:
+            return format(self._value.item(), spec)
+        return format(str(self), spec)
+
+
+def concrete_value(x: Any, context: str) -> Any:
+    """The backend value behind ``x`` (Array or concrete tracer); raises with ``context`` otherwise."""
+    if type(x) is Array:
+        return x._value
+    concrete = x.to_concrete() if hasattr(x, "to_concrete") else None
+    if concrete is None:
+        raise ConcretizationTypeError(
+            f"{context} needs a concrete value, but got an abstract traced value of type "
+            f"{x.aval.str_short()}. Mark the argument static (jit(f, static_argnums=...))."
+        )
+    return concrete._value

@@ -1,0 +1,335 @@
+"""Elementwise math and comparisons of ``functorch_lite.numpy``, with jax.numpy's promotion.
+
+The common case (no transformation active, Arrays of one dtype, or an Array and a Python scalar that
+NumPy promotes exactly as JAX's weak types do) calls the ufunc directly: this is ``bind``'s eval path
+inlined, which keeps eager calls within ~1.5x of raw NumPy. Everything else promotes and binds.
+
+Example:
+    >>> fnp.add(fnp.arange(3), 1.5)
+    Array([1.5, 2.5, 3.5], dtype=float32, weak_type=True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..core import dtypes
+from ..core.array import Array
+from ..core.trace import Primitive, _context
+from ..primitives import elementwise as ew
+from ._convert import asarray, convert, promote_args, promote_args_inexact
+
+_new = Array.__new__
+
+
+def _wrap(value: Any, weak: bool) -> Array:
+    out = _new(Array)
+    out._value = value
+    out._weak = weak
+    return out
+
+
+def _binary(prim: Primitive, name: str, inexact: bool = False, keeps_weak: bool = True) -> Callable:
+    impl = prim.impl
+    promote = promote_args_inexact if inexact else promote_args
+    array_kinds = "fc" if inexact else "biufc"
+    int_kinds = "fc" if inexact else "iufc"
+
+    def op(x: Any, y: Any, /) -> Any:
+        if _context.trace is None and type(x) is Array:
+            vx = x._value
+            kind = vx.dtype.kind
+            ty = type(y)
+            if ty is Array:
+                vy = y._value
+                if vx.dtype is vy.dtype and kind in array_kinds:
+                    return _wrap(impl(vx, vy), keeps_weak and x._weak and y._weak)
+            elif (ty is float and kind in "fc") or (ty is int and kind in int_kinds):
+                # NumPy 2 (NEP 50) treats Python scalars exactly like JAX's weak types here.
+                return _wrap(impl(vx, y), keeps_weak and x._weak)
+        return prim.bind(*promote(x, y))
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = (
+        f"Elementwise ``{name}`` with jax.numpy broadcasting and promotion.\n\n"
+        f"Example: ``fnp.{name}(fnp.asarray([1.0, 2.0]), 3.0)``."
+    )
+    return op
+
+
+def _unary(prim: Primitive, name: str, inexact: bool = True) -> Callable:
+    impl = prim.impl
+    kinds = "fc" if inexact else "iufc"
+
+    def op(x: Any, /) -> Any:
+        if _context.trace is None and type(x) is Array and x._value.dtype.kind in kinds:
+            return _wrap(impl(x._value), x._weak)
+        (x,) = promote_args_inexact(x) if inexact else promote_args(x)
+        return prim.bind(x)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise ``{name}``.\n\nExample: ``fnp.{name}(fnp.asarray([0.5, 1.0]))``."
+    return op
+
+
+add = _binary(ew.add_p, "add")
+subtract = _binary(ew.sub_p, "subtract")
+multiply = _binary(ew.mul_p, "multiply")
+true_divide = _binary(ew.div_p, "true_divide", inexact=True)
+divide = true_divide
+maximum = _binary(ew.max_p, "maximum")
+minimum = _binary(ew.min_p, "minimum")
+arctan2 = _binary(ew.atan2_p, "arctan2", inexact=True)
+nextafter = _binary(ew.nextafter_p, "nextafter", inexact=True)
+equal = _binary(ew.eq_p, "equal", keeps_weak=False)
+not_equal = _binary(ew.ne_p, "not_equal", keeps_weak=False)
+less = _binary(ew.lt_p, "less", keeps_weak=False)
+less_equal = _binary(ew.le_p, "less_equal", keeps_weak=False)
+greater = _binary(ew.gt_p, "greater", keeps_weak=False)
+greater_equal = _binary(ew.ge_p, "greater_equal", keeps_weak=False)
+bitwise_and = _binary(ew.and_p, "bitwise_and")
+bitwise_or = _binary(ew.or_p, "bitwise_or")
+bitwise_xor = _binary(ew.xor_p, "bitwise_xor")
+left_shift = _binary(ew.shift_left_p, "left_shift")
+right_shift = _binary(ew.shift_right_arithmetic_p, "right_shift")
+
+sin = _unary(ew.sin_p, "sin")
+cos = _unary(ew.cos_p, "cos")
+tan = _unary(ew.tan_p, "tan")
+arcsin = _unary(ew.asin_p, "arcsin")
+arccos = _unary(ew.acos_p, "arccos")
+arctan = _unary(ew.atan_p, "arctan")
+sinh = _unary(ew.sinh_p, "sinh")
+cosh = _unary(ew.cosh_p, "cosh")
+tanh = _unary(ew.tanh_p, "tanh")
+arcsinh = _unary(ew.asinh_p, "arcsinh")
+arccosh = _unary(ew.acosh_p, "arccosh")
+arctanh = _unary(ew.atanh_p, "arctanh")
+exp = _unary(ew.exp_p, "exp")
+exp2 = _unary(ew.exp2_p, "exp2")
+expm1 = _unary(ew.expm1_p, "expm1")
+log = _unary(ew.log_p, "log")
+log1p = _unary(ew.log1p_p, "log1p")
+sqrt = _unary(ew.sqrt_p, "sqrt")
+cbrt = _unary(ew.cbrt_p, "cbrt")
+negative = _unary(ew.neg_p, "negative", inexact=False)
+sign = _unary(ew.sign_p, "sign", inexact=False)
+absolute = _unary(ew.abs_p, "absolute", inexact=False)
+abs = absolute
+
+
+def positive(x: Any, /) -> Any:
+    """``+x``. Example: ``fnp.positive(fnp.asarray([-1.0]))``."""
+    return asarray(x)
+
+
+def floor(x: Any, /) -> Any:
+    """Round down; integers are returned unchanged. Example: ``fnp.floor(fnp.asarray([1.5]))``."""
+    x = asarray(x)
+    return x if x.dtype.kind in "biu" else ew.floor_p.bind(x)
+
+
+def ceil(x: Any, /) -> Any:
+    """Round up; integers are returned unchanged. Example: ``fnp.ceil(fnp.asarray([1.5]))``."""
+    x = asarray(x)
+    return x if x.dtype.kind in "biu" else ew.ceil_p.bind(x)
+
+
+def trunc(x: Any, /) -> Any:
+    """Round toward zero. Example: ``fnp.trunc(fnp.asarray([-1.5]))`` is ``[-1.]``."""
+    x = asarray(x)
+    if x.dtype.kind in "biu":
+        return x
+    return where(less(x, 0), ceil(x), floor(x))
+
+
+def round(a: Any, decimals: int = 0) -> Any:
+    """Round half to even, as NumPy. Example: ``fnp.round(fnp.asarray([0.5, 1.5]))`` is ``[0., 2.]``."""
+    a = asarray(a)
+    if a.dtype.kind in "biu":
+        return a
+    if decimals == 0:
+        return ew.round_p.bind(a, rounding_method=1)
+    factor = 10.0**decimals
+    return true_divide(ew.round_p.bind(multiply(a, factor), rounding_method=1), factor)
+
+
+rint = round
+
+
+def square(x: Any, /) -> Any:
+    """``x * x``. Example: ``fnp.square(fnp.asarray([3.0]))`` is ``[9.]``."""
+    (x,) = promote_args(x)
+    return ew.integer_pow_p.bind(x, y=2)
+
+
+def reciprocal(x: Any, /) -> Any:
+    """``1 / x``. Example: ``fnp.reciprocal(fnp.asarray([2.0]))`` is ``[0.5]``."""
+    (x,) = promote_args_inexact(x)
+    return ew.integer_pow_p.bind(x, y=-1)
+
+
+def power(x: Any, y: Any, /) -> Any:
+    """``x ** y``; a static integer exponent uses repeated multiplication (exact, fast).
+
+    Example: ``fnp.power(fnp.asarray([2.0]), 3)`` is ``[8.]``.
+    """
+    if type(y) is int and not isinstance(x, (int, float)):
+        (x,) = promote_args(x)
+        if y >= 0 or x.dtype.kind in "fc":
+            return ew.integer_pow_p.bind(x, y=y)
+    return ew.pow_p.bind(*promote_args(x, y))
+
+
+def log2(x: Any, /) -> Any:
+    """Base-2 logarithm. Example: ``fnp.log2(fnp.asarray([8.0]))`` is ``[3.]``."""
+    return true_divide(log(x), float(np.log(2)))
+
+
+def log10(x: Any, /) -> Any:
+    """Base-10 logarithm. Example: ``fnp.log10(fnp.asarray([100.0]))`` is ``[2.]``."""
+    return true_divide(log(x), float(np.log(10)))
+
+
+def floor_divide(x: Any, y: Any, /) -> Any:
+    """``x // y`` with NumPy's semantics (rounds down). Example: ``fnp.floor_divide(-7, 2)`` is ``-4``."""
+    x, y = promote_args(x, y)
+    if x.dtype.kind in "iu":
+        quotient = ew.div_p.bind(x, y)
+        remainder = ew.rem_p.bind(x, y)
+        wrong_way = logical_and(not_equal(remainder, 0), not_equal(less(remainder, 0), less(y, 0)))
+        return where(wrong_way, subtract(quotient, 1), quotient)
+    return floor(ew.div_p.bind(x, y))
+
+
+def remainder(x: Any, y: Any, /) -> Any:
+    """``x % y`` with the sign of the divisor, as NumPy. Example: ``fnp.remainder(-7, 2)`` is ``1``."""
+    x, y = promote_args(x, y)
+    r = ew.rem_p.bind(x, y)
+    fix = logical_and(not_equal(r, 0), not_equal(less(r, 0), less(y, 0)))
+    return where(fix, add(r, y), r)
+
+
+mod = remainder
+
+
+def fmod(x: Any, y: Any, /) -> Any:
+    """Remainder with the sign of the dividend (C's fmod). Example: ``fnp.fmod(-7, 2)`` is ``-1``."""
+    return ew.rem_p.bind(*promote_args(x, y))
+
+
+def hypot(x: Any, y: Any, /) -> Any:
+    """``sqrt(x**2 + y**2)`` without overflow. Example: ``fnp.hypot(3.0, 4.0)`` is ``5.``."""
+    x, y = promote_args_inexact(x, y)
+    x, y = absolute(x), absolute(y)
+    big, small = maximum(x, y), minimum(x, y)
+    ratio = true_divide(small, where(equal(big, 0), 1, big))
+    return multiply(big, sqrt(add(1, multiply(ratio, ratio))))
+
+
+def logaddexp(x: Any, y: Any, /) -> Any:
+    """``log(exp(x) + exp(y))`` computed stably. Example: ``fnp.logaddexp(0.0, 0.0)`` is ``log(2)``."""
+    x, y = promote_args_inexact(x, y)
+    big = maximum(x, y)
+    safe = where(isfinite(big), big, 0)
+    total = add(exp(subtract(x, safe)), exp(subtract(y, safe)))
+    return where(isfinite(big), add(log(total), safe), big)
+
+
+def isnan(x: Any, /) -> Any:
+    """True where ``x`` is NaN. Example: ``fnp.isnan(fnp.asarray([1.0, fnp.nan]))``."""
+    x = asarray(x)
+    if x.dtype.kind not in "fc":
+        return full_like_bool(x, False)
+    return not_equal(x, x)
+
+
+def isfinite(x: Any, /) -> Any:
+    """True where ``x`` is neither inf nor NaN. Example: ``fnp.isfinite(fnp.asarray([1.0, fnp.inf]))``."""
+    x = asarray(x)
+    if x.dtype.kind not in "f":
+        return full_like_bool(x, True)
+    return ew.is_finite_p.bind(x)
+
+
+def isinf(x: Any, /) -> Any:
+    """True where ``x`` is +inf or -inf. Example: ``fnp.isinf(fnp.asarray([1.0, -fnp.inf]))``."""
+    x = asarray(x)
+    if x.dtype.kind not in "f":
+        return full_like_bool(x, False)
+    return equal(absolute(x), np.inf)
+
+
+def full_like_bool(x: Any, value: bool) -> Any:
+    """A bool array of ``x``'s shape filled with ``value`` (helper for the is* tests on integers)."""
+    from ._shape import broadcast_to
+
+    return broadcast_to(asarray(value), x.shape)
+
+
+def logical_not(x: Any, /) -> Any:
+    """Elementwise not of truth values. Example: ``fnp.logical_not(fnp.asarray([True]))``."""
+    return ew.not_p.bind(_as_bool(x))
+
+
+def _as_bool(x: Any) -> Any:
+    x = asarray(x)
+    return x if x.dtype == dtypes.bool_ else not_equal(x, 0)
+
+
+def logical_and(x: Any, y: Any, /) -> Any:
+    """Elementwise and of truth values. Example: ``fnp.logical_and(x > 0, x < 1)``."""
+    return bitwise_and(_as_bool(x), _as_bool(y))
+
+
+def logical_or(x: Any, y: Any, /) -> Any:
+    """Elementwise or of truth values. Example: ``fnp.logical_or(x < 0, x > 1)``."""
+    return bitwise_or(_as_bool(x), _as_bool(y))
+
+
+def logical_xor(x: Any, y: Any, /) -> Any:
+    """Elementwise xor of truth values. Example: ``fnp.logical_xor(x > 0, y > 0)``."""
+    return bitwise_xor(_as_bool(x), _as_bool(y))
+
+
+def invert(x: Any, /) -> Any:
+    """Bitwise not (logical not for bool). Example: ``fnp.invert(fnp.asarray([True]))``."""
+    return ew.not_p.bind(asarray(x))
+
+
+bitwise_not = invert
+
+
+def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
+    """``x`` where ``condition`` else ``y``, broadcasting all three.
+
+    Example: ``fnp.where(x > 0, x, 0.0)`` is ``relu(x)``. (The one-argument form needs ``size=``; use
+    ``fnp.nonzero``.)
+    """
+    if x is None or y is None:
+        raise ValueError(
+            "fnp.where with one argument is not supported; use fnp.nonzero(condition, size=...)."
+        )
+    from ._shape import broadcast_arrays
+
+    condition = _as_bool(condition)
+    x, y = promote_args(x, y)
+    condition, x, y = broadcast_arrays(condition, x, y)
+    return ew.select_n_p.bind(condition, y, x)
+
+
+def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
+    """Limit values to ``[a_min, a_max]`` (either may be None). Example: ``fnp.clip(x, 0.0, 1.0)``."""
+    if a_min is not None:
+        a = maximum(a, a_min)
+    if a_max is not None:
+        a = minimum(a, a_max)
+    return asarray(a)
+
+
+def astype(x: Any, dtype: Any) -> Any:
+    """``x`` cast to ``dtype`` (float64 becomes float32 unless x64 is on). Example: ``fnp.astype(x, fnp.int32)``."""
+    return convert(asarray(x), dtypes.canonicalize_dtype(dtype))

@@ -1,0 +1,2 @@
+"""Primitive families: each file holds every rule (impl, abstract_eval, jvp, transpose, batch, lower) of
+its primitives."""

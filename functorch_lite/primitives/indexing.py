@@ -1,0 +1,539 @@
+"""Indexing primitives: ``gather`` and the scatter family (``scatter``, ``scatter-add``, ``scatter-mul``,
+``scatter-min``, ``scatter-max``); every rule of each lives in this file.
+
+The dimension numbers follow jax.lax (and XLA/StableHLO): the last dimension of the indices array holds the
+index vectors; every other indices dimension is a *batch* (scatter) dimension. Impls compute, with
+broadcasting, the operand index of every (batch, window) element at once — no per-element Python loops.
+
+Out-of-bounds handling (``mode``) follows JAX: ``CLIP`` clamps each start index so the whole slice/window
+is in bounds; ``FILL_OR_DROP`` makes gather return ``fill_value`` for a slice that is not fully in bounds
+and makes scatter skip such an update window; ``PROMISE_IN_BOUNDS`` is what XLA does natively (gather
+clamps, scatter drops).
+
+Example (``x[idx]`` on a matrix, rows gathered):
+    >>> dn = GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(0,), start_index_map=(0,))
+    >>> gather_p.bind(x, idx[:, None], dimension_numbers=dn, slice_sizes=(1, x.shape[1]),
+    ...               indices_are_sorted=False, unique_indices=False,
+    ...               mode=GatherScatterMode.PROMISE_IN_BOUNDS, fill_value=None)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..core.errors import ShapeDtypeError, ShapeError
+from ..core.trace import Primitive, ShapedArray
+
+# ---------------------------------------------------------------------------------------------------
+# Parameter types (hashable, printed as in JAX)
+# ---------------------------------------------------------------------------------------------------
+
+
+class GatherScatterMode(enum.Enum):
+    """How gather/scatter treat out-of-bounds indices (JAX's enum; prints ``GatherScatterMode.CLIP``).
+
+    Example:
+        >>> GatherScatterMode.from_any("clip")
+        <GatherScatterMode.CLIP: 1>
+    """
+
+    CLIP = enum.auto()
+    FILL_OR_DROP = enum.auto()
+    PROMISE_IN_BOUNDS = enum.auto()
+
+    @staticmethod
+    def from_any(s: str | GatherScatterMode | None) -> GatherScatterMode:
+        """Parse ``None`` / ``"clip"`` / ``"fill"`` / ``"drop"`` / ``"promise_in_bounds"`` or a mode."""
+        if isinstance(s, GatherScatterMode):
+            return s
+        if s == "clip":
+            return GatherScatterMode.CLIP
+        if s is None or s == "fill" or s == "drop":
+            return GatherScatterMode.FILL_OR_DROP
+        if s == "promise_in_bounds":
+            return GatherScatterMode.PROMISE_IN_BOUNDS
+        raise ValueError(
+            f"Unknown gather/scatter mode {s!r}: use one of 'clip', 'fill', 'drop', 'promise_in_bounds' "
+            "or a GatherScatterMode."
+        )
+
+
+class GatherDimensionNumbers(NamedTuple):
+    """How operand, start_indices and output dimensions of a gather relate (as jax.lax).
+
+    ``offset_dims``: output dims holding the slice (window) dims, sorted. ``collapsed_slice_dims``: operand
+    dims whose slice size is 1 and that do not appear in the output. ``start_index_map``: the operand dim
+    each component of an index vector indexes. ``operand_batching_dims`` / ``start_indices_batching_dims``:
+    paired dims indexed together (as under vmap).
+
+    Example (``x[idx]`` for a 2-d ``x``):
+        >>> GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(0,), start_index_map=(0,))
+    """
+
+    offset_dims: tuple[int, ...]
+    collapsed_slice_dims: tuple[int, ...]
+    start_index_map: tuple[int, ...]
+    operand_batching_dims: tuple[int, ...] = ()
+    start_indices_batching_dims: tuple[int, ...] = ()
+
+
+class ScatterDimensionNumbers(NamedTuple):
+    """How operand, indices and updates dimensions of a scatter relate (as jax.lax).
+
+    ``update_window_dims``: updates dims that are window dims, sorted. ``inserted_window_dims``: operand
+    dims of window size 1 absent from updates. ``scatter_dims_to_operand_dims``: the operand dim each
+    index-vector component indexes. ``operand_batching_dims`` / ``scatter_indices_batching_dims``: paired
+    dims indexed together.
+
+    Example (``x.at[idx].add(v)`` for a 2-d ``x`` and ``v`` of shape ``(len(idx), x.shape[1])``):
+        >>> ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(0,),
+        ...                         scatter_dims_to_operand_dims=(0,))
+    """
+
+    update_window_dims: tuple[int, ...]
+    inserted_window_dims: tuple[int, ...]
+    scatter_dims_to_operand_dims: tuple[int, ...]
+    operand_batching_dims: tuple[int, ...] = ()
+    scatter_indices_batching_dims: tuple[int, ...] = ()
+
+
+def default_fill_value(dtype: np.dtype) -> Any:
+    """JAX's gather fill: NaN for inexact, the minimum for signed, the maximum for unsigned, True for bool."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "fc":
+        return np.nan
+    if dtype.kind == "i":
+        return np.iinfo(dtype).min
+    if dtype.kind == "u":
+        return np.iinfo(dtype).max
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------
+# Validation helpers
+# ---------------------------------------------------------------------------------------------------
+
+
+def _check_dims(name: str, field: str, dims: Sequence[int], bound: int, what: str, sort: bool) -> None:
+    dims = tuple(dims)
+    if any(not 0 <= d < bound for d in dims) or len(set(dims)) != len(dims):
+        raise ShapeError(
+            f"{name}: dimension_numbers.{field}={dims} must be distinct dims of the {what} in [0, {bound})."
+        )
+    if sort and list(dims) != sorted(dims):
+        raise ShapeError(f"{name}: dimension_numbers.{field}={dims} must be sorted in increasing order.")
+
+
+def _check_indices(name: str, indices: ShapedArray) -> None:
+    if indices.dtype.kind not in "iu":
+        raise ShapeDtypeError(
+            f"{name}: indices must have an integer dtype, got {indices.str_short()}. "
+            "Convert with indices.astype(int32)."
+        )
+    if indices.ndim < 1:
+        raise ShapeError(
+            f"{name}: indices must have rank >= 1 (the last dimension holds the index vectors), got "
+            f"{indices.str_short()}. Add a trailing axis: indices[..., None]."
+        )
+
+
+def _check_batching(
+    name: str,
+    operand: ShapedArray,
+    indices: ShapedArray,
+    operand_dims: Sequence[int],
+    index_dims: Sequence[int],
+    fields: tuple[str, str],
+) -> None:
+    if len(operand_dims) != len(index_dims):
+        raise ShapeError(
+            f"{name}: {fields[0]}={tuple(operand_dims)} and {fields[1]}={tuple(index_dims)} must have the "
+            "same length (they are paired)."
+        )
+    for od, idim in zip(operand_dims, index_dims):
+        if operand.shape[od] != indices.shape[idim]:
+            raise ShapeError(
+                f"{name}: batching dims must have equal sizes, but operand {operand.str_short()} dim {od} "
+                f"has size {operand.shape[od]} and indices {indices.str_short()} dim {idim} has size "
+                f"{indices.shape[idim]}."
+            )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared index computation
+# ---------------------------------------------------------------------------------------------------
+
+
+def _as_index_array(component: np.ndarray) -> np.ndarray:
+    """An index-vector component as int64 (uint64 values past int64's range saturate instead of wrapping)."""
+    if component.dtype == np.uint64:
+        component = np.minimum(component, np.uint64(np.iinfo(np.int64).max))
+    return component.astype(np.int64, copy=False)
+
+
+def _start_indices(
+    indices: np.ndarray,
+    index_map: Sequence[int],
+    operand_shape: tuple[int, ...],
+    window_size: Callable[[int], int],
+    clamp: bool,
+) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
+    """Per indexed operand dim, the start index (shape ``indices.shape[:-1]``), clamped so the window fits,
+    and the mask of index vectors whose window is fully in bounds (``None`` when ``clamp``)."""
+    starts: dict[int, np.ndarray] = {}
+    in_bounds = None
+    for k, d in enumerate(index_map):
+        s = _as_index_array(indices[..., k])
+        hi = operand_shape[d] - window_size(d)
+        if not clamp:
+            ok = (s >= 0) & (s <= hi)
+            in_bounds = ok if in_bounds is None else in_bounds & ok
+        starts[d] = np.clip(s, 0, max(hi, 0))
+    if not clamp and in_bounds is None:
+        in_bounds = np.ones(indices.shape[:-1], dtype=bool)
+    return starts, in_bounds
+
+
+def _batch_iota(batch_shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """``arange(batch_shape[axis])`` shaped to broadcast along ``axis`` of an array of ``batch_shape``."""
+    shape = [1] * len(batch_shape)
+    shape[axis] = batch_shape[axis]
+    return np.arange(batch_shape[axis], dtype=np.int64).reshape(shape)
+
+
+def _window_iota(size: int, position: int, rank: int) -> np.ndarray:
+    shape = [1] * rank
+    shape[position] = size
+    return np.arange(size, dtype=np.int64).reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------------
+# gather
+# ---------------------------------------------------------------------------------------------------
+
+
+def _gather_abstract_eval(
+    operand: ShapedArray,
+    indices: ShapedArray,
+    *,
+    dimension_numbers: GatherDimensionNumbers,
+    slice_sizes: tuple[int, ...],
+    indices_are_sorted: bool = False,
+    unique_indices: bool = False,
+    mode: Any = None,
+    fill_value: Any = None,
+) -> ShapedArray:
+    name = "gather"
+    dn = dimension_numbers
+    GatherScatterMode.from_any(mode)
+    _check_indices(name, indices)
+    rank = operand.ndim
+    batch_rank = indices.ndim - 1
+    _check_dims(name, "collapsed_slice_dims", dn.collapsed_slice_dims, rank, "operand", True)
+    _check_dims(name, "operand_batching_dims", dn.operand_batching_dims, rank, "operand", True)
+    _check_dims(name, "start_index_map", dn.start_index_map, rank, "operand", False)
+    _check_dims(
+        name, "start_indices_batching_dims", dn.start_indices_batching_dims, batch_rank,
+        "indices (excluding the last, index-vector dim)", False,
+    )  # fmt: skip
+    if set(dn.collapsed_slice_dims) & set(dn.operand_batching_dims):
+        raise ShapeError(
+            f"{name}: collapsed_slice_dims={dn.collapsed_slice_dims} and operand_batching_dims="
+            f"{dn.operand_batching_dims} must be disjoint."
+        )
+    if set(dn.start_index_map) & set(dn.operand_batching_dims):
+        raise ShapeError(
+            f"{name}: start_index_map={dn.start_index_map} and operand_batching_dims="
+            f"{dn.operand_batching_dims} must be disjoint (batching dims are not indexed)."
+        )
+    if len(dn.start_index_map) != indices.shape[-1]:
+        raise ShapeError(
+            f"{name}: the last dim of indices {indices.str_short()} has size {indices.shape[-1]}, but "
+            f"start_index_map={dn.start_index_map} has {len(dn.start_index_map)} entries; they must match."
+        )
+    _check_batching(
+        name, operand, indices, dn.operand_batching_dims, dn.start_indices_batching_dims,
+        ("operand_batching_dims", "start_indices_batching_dims"),
+    )  # fmt: skip
+    slice_sizes = tuple(slice_sizes)
+    if len(slice_sizes) != rank:
+        raise ShapeError(
+            f"{name}: slice_sizes={slice_sizes} must have one entry per operand dim ({operand.str_short()})."
+        )
+    for d, (size, dim) in enumerate(zip(slice_sizes, operand.shape)):
+        if not 0 <= size <= dim:
+            raise ShapeError(
+                f"{name}: slice_sizes[{d}]={size} must be in [0, {dim}] for operand {operand.str_short()}."
+            )
+    for d in dn.collapsed_slice_dims + tuple(dn.operand_batching_dims):
+        if slice_sizes[d] > 1:
+            raise ShapeError(
+                f"{name}: collapsed and batching operand dims need slice size <= 1, but slice_sizes[{d}]="
+                f"{slice_sizes[d]}."
+            )
+    dropped = set(dn.collapsed_slice_dims) | set(dn.operand_batching_dims)
+    window_dims = [d for d in range(rank) if d not in dropped]
+    out_rank = batch_rank + len(window_dims)
+    _check_dims(name, "offset_dims", dn.offset_dims, out_rank, "output", True)
+    if len(dn.offset_dims) != len(window_dims):
+        raise ShapeError(
+            f"{name}: offset_dims={dn.offset_dims} must have one entry per operand dim that is neither "
+            f"collapsed nor batching ({len(window_dims)} for operand {operand.str_short()})."
+        )
+    batch_dims = iter(indices.shape[:-1])
+    window_sizes = iter(slice_sizes[d] for d in window_dims)
+    offset = set(dn.offset_dims)
+    shape = tuple(next(window_sizes) if i in offset else next(batch_dims) for i in range(out_rank))
+    return ShapedArray(shape, operand.dtype, operand.weak_type)
+
+
+def _gather_impl(
+    operand: np.ndarray,
+    indices: np.ndarray,
+    *,
+    dimension_numbers: GatherDimensionNumbers,
+    slice_sizes: tuple[int, ...],
+    indices_are_sorted: bool = False,
+    unique_indices: bool = False,
+    mode: Any = None,
+    fill_value: Any = None,
+) -> np.ndarray:
+    dn = dimension_numbers
+    mode = GatherScatterMode.from_any(mode)
+    batch_shape = indices.shape[:-1]
+    nb = len(batch_shape)
+    dropped = set(dn.collapsed_slice_dims) | set(dn.operand_batching_dims)
+    window_dims = [d for d in range(operand.ndim) if d not in dropped]
+    out_shape = list(batch_shape)
+    for k, d in enumerate(window_dims):
+        out_shape.insert(dn.offset_dims[k], slice_sizes[d])
+    if any(slice_sizes[d] == 0 for d in dropped):  # an empty collapsed slice: nothing to read
+        return np.zeros(out_shape, operand.dtype)
+
+    fill = mode is GatherScatterMode.FILL_OR_DROP
+    starts, in_bounds = _start_indices(
+        indices, dn.start_index_map, operand.shape, lambda d: slice_sizes[d], clamp=not fill
+    )
+    for od, idim in zip(dn.operand_batching_dims, dn.start_indices_batching_dims):
+        starts[od] = _batch_iota(batch_shape, idim)
+
+    # Window dims read whole (start 0, full size) become plain slices; the rest get index arrays.
+    full = [d for d in window_dims if d not in starts and slice_sizes[d] == operand.shape[d]]
+    indexed = [d for d in range(operand.ndim) if d not in full]
+    partial = [d for d in indexed if d in window_dims]
+    index_rank = nb + len(partial)
+    gathered_shape = tuple(batch_shape) + tuple(slice_sizes[d] for d in partial + full)
+    if indexed:
+        index_arrays = []
+        for d in indexed:
+            start = starts.get(d)
+            idx = np.zeros((1,) * index_rank, np.int64) if start is None else start
+            idx = idx.reshape(idx.shape + (1,) * (index_rank - idx.ndim))
+            if d in partial:
+                idx = idx + _window_iota(slice_sizes[d], nb + partial.index(d), index_rank)
+            index_arrays.append(idx)
+        transposed = operand.transpose(indexed + full) if full else operand
+        gathered = transposed[tuple(index_arrays)]
+        if gathered.shape != gathered_shape:  # an index pattern that does not vary over some batch dim
+            gathered = np.broadcast_to(gathered, gathered_shape).copy()
+    else:
+        gathered = np.broadcast_to(operand, gathered_shape).copy()
+
+    if fill:
+        value = default_fill_value(operand.dtype) if fill_value is None else fill_value
+        mask = in_bounds.reshape(in_bounds.shape + (1,) * (len(gathered_shape) - nb))
+        gathered = np.where(mask, gathered, np.asarray(value).astype(operand.dtype))
+
+    # gathered is (batch..., partial windows..., full windows...); put windows at offset_dims.
+    order = partial + full
+    perm = [0] * len(out_shape)
+    batch_positions = [i for i in range(len(out_shape)) if i not in set(dn.offset_dims)]
+    for b, pos in enumerate(batch_positions):
+        perm[pos] = b
+    for k, d in enumerate(window_dims):
+        perm[dn.offset_dims[k]] = nb + order.index(d)
+    if perm != list(range(len(perm))):
+        gathered = gathered.transpose(perm)
+    return gathered
+
+
+gather_p = Primitive(
+    "gather",
+    _gather_impl,
+    _gather_abstract_eval,
+    weak=lambda operand_weak, indices_weak, **params: operand_weak,
+)
+
+
+# ---------------------------------------------------------------------------------------------------
+# scatter family
+# ---------------------------------------------------------------------------------------------------
+
+
+def _scatter_abstract_eval(name: str) -> Callable:
+    def abstract_eval(
+        operand: ShapedArray,
+        indices: ShapedArray,
+        updates: ShapedArray,
+        *,
+        dimension_numbers: ScatterDimensionNumbers,
+        indices_are_sorted: bool = False,
+        unique_indices: bool = False,
+        mode: Any = None,
+        update_jaxpr: Any = None,
+        update_consts: tuple = (),
+    ) -> ShapedArray:
+        dn = dimension_numbers
+        GatherScatterMode.from_any(mode)
+        _check_indices(name, indices)
+        if updates.dtype != operand.dtype:
+            raise ShapeDtypeError(
+                f"{name}: updates {updates.str_short()} must have the operand's dtype "
+                f"({operand.str_short()}). Convert with updates.astype(operand.dtype)."
+            )
+        rank = operand.ndim
+        batch_rank = indices.ndim - 1
+        _check_dims(name, "update_window_dims", dn.update_window_dims, updates.ndim, "updates", True)
+        _check_dims(name, "inserted_window_dims", dn.inserted_window_dims, rank, "operand", True)
+        _check_dims(name, "operand_batching_dims", dn.operand_batching_dims, rank, "operand", True)
+        _check_dims(
+            name, "scatter_dims_to_operand_dims", dn.scatter_dims_to_operand_dims, rank, "operand", False
+        )
+        _check_dims(
+            name, "scatter_indices_batching_dims", dn.scatter_indices_batching_dims, batch_rank,
+            "indices (excluding the last, index-vector dim)", False,
+        )  # fmt: skip
+        if set(dn.inserted_window_dims) & set(dn.operand_batching_dims):
+            raise ShapeError(
+                f"{name}: inserted_window_dims={dn.inserted_window_dims} and operand_batching_dims="
+                f"{dn.operand_batching_dims} must be disjoint."
+            )
+        if set(dn.scatter_dims_to_operand_dims) & set(dn.operand_batching_dims):
+            raise ShapeError(
+                f"{name}: scatter_dims_to_operand_dims={dn.scatter_dims_to_operand_dims} and "
+                f"operand_batching_dims={dn.operand_batching_dims} must be disjoint."
+            )
+        if len(dn.scatter_dims_to_operand_dims) != indices.shape[-1]:
+            raise ShapeError(
+                f"{name}: the last dim of indices {indices.str_short()} has size {indices.shape[-1]}, but "
+                f"scatter_dims_to_operand_dims={dn.scatter_dims_to_operand_dims} has "
+                f"{len(dn.scatter_dims_to_operand_dims)} entries; they must match."
+            )
+        _check_batching(
+            name, operand, indices, dn.operand_batching_dims, dn.scatter_indices_batching_dims,
+            ("operand_batching_dims", "scatter_indices_batching_dims"),
+        )  # fmt: skip
+        dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
+        window_dims = [d for d in range(rank) if d not in dropped]
+        if len(dn.update_window_dims) != len(window_dims):
+            raise ShapeError(
+                f"{name}: update_window_dims={dn.update_window_dims} must have one entry per operand dim "
+                f"that is neither inserted nor batching ({len(window_dims)} for operand "
+                f"{operand.str_short()})."
+            )
+        if updates.ndim != batch_rank + len(window_dims):
+            raise ShapeError(
+                f"{name}: updates {updates.str_short()} must have rank {batch_rank + len(window_dims)} "
+                f"(indices batch dims {indices.shape[:-1]} plus {len(window_dims)} window dims)."
+            )
+        scatter_sizes = tuple(s for i, s in enumerate(updates.shape) if i not in set(dn.update_window_dims))
+        if scatter_sizes != indices.shape[:-1]:
+            raise ShapeError(
+                f"{name}: the non-window dims of updates {updates.str_short()} have sizes {scatter_sizes}, "
+                f"but must equal the batch dims of indices {indices.str_short()}, {indices.shape[:-1]}."
+            )
+        for k, d in enumerate(window_dims):
+            size = updates.shape[dn.update_window_dims[k]]
+            if size > operand.shape[d]:
+                raise ShapeError(
+                    f"{name}: update window dim {dn.update_window_dims[k]} of updates {updates.str_short()} "
+                    f"has size {size}, larger than operand {operand.str_short()} dim {d}."
+                )
+        return ShapedArray(operand.shape, operand.dtype, operand.weak_type)
+
+    return abstract_eval
+
+
+def _scatter_targets(
+    operand: np.ndarray, indices: np.ndarray, updates: np.ndarray, dn: ScatterDimensionNumbers, mode: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flat operand positions and matching update values of every applied update element, ordered by
+    scatter index (row-major) then window position, with out-of-bounds windows dropped unless clipping."""
+    mode = GatherScatterMode.from_any(mode)
+    batch_shape = indices.shape[:-1]
+    nb = len(batch_shape)
+    dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
+    window_dims = [d for d in range(operand.ndim) if d not in dropped]
+    nw = len(window_dims)
+    # Canonical layout: (scatter dims..., window dims in operand order...).
+    canonical = np.moveaxis(updates, dn.update_window_dims, range(nb, nb + nw)) if nw else updates
+    sizes = {d: canonical.shape[nb + k] for k, d in enumerate(window_dims)}
+    clip = mode is GatherScatterMode.CLIP
+    starts, in_bounds = _start_indices(
+        indices, dn.scatter_dims_to_operand_dims, operand.shape, lambda d: sizes.get(d, 1), clamp=clip
+    )
+    for od, idim in zip(dn.operand_batching_dims, dn.scatter_indices_batching_dims):
+        starts[od] = _batch_iota(batch_shape, idim)
+
+    rank = nb + nw
+    strides = np.cumprod((operand.shape[1:] + (1,))[::-1])[::-1]  # C-order element strides
+    flat: Any = 0
+    for d in range(operand.ndim):
+        idx: Any = starts.get(d, 0)
+        if isinstance(idx, np.ndarray):
+            idx = idx.reshape(idx.shape + (1,) * (rank - idx.ndim))
+        if d in sizes:
+            idx = idx + _window_iota(sizes[d], nb + window_dims.index(d), rank)
+        flat = flat + idx * int(strides[d])
+    flat = np.broadcast_to(np.asarray(flat, dtype=np.int64), canonical.shape)
+    if in_bounds is None:
+        return flat.reshape(-1), canonical.reshape(-1)
+    keep = np.broadcast_to(in_bounds.reshape(batch_shape + (1,) * nw), canonical.shape)
+    return flat[keep], canonical[keep]
+
+
+def _scatter_impl(combine: np.ufunc | None) -> Callable:
+    def impl(
+        operand: np.ndarray,
+        indices: np.ndarray,
+        updates: np.ndarray,
+        *,
+        dimension_numbers: ScatterDimensionNumbers,
+        indices_are_sorted: bool = False,
+        unique_indices: bool = False,
+        mode: Any = None,
+        update_jaxpr: Any = None,
+        update_consts: tuple = (),
+    ) -> np.ndarray:
+        out = np.array(operand, order="C", copy=True)
+        if out.size == 0:
+            return out
+        positions, values = _scatter_targets(operand, indices, updates, dimension_numbers, mode)
+        flat_out = out.reshape(-1)
+        if combine is None:
+            flat_out[positions] = values  # sequential assignment: the last update wins
+        else:
+            combine.at(flat_out, positions, values)
+        return out
+
+    return impl
+
+
+def _scatter(name: str, combine: np.ufunc | None) -> Primitive:
+    return Primitive(
+        name,
+        _scatter_impl(combine),
+        _scatter_abstract_eval(name),
+        weak=lambda operand_weak, indices_weak, updates_weak, **params: operand_weak,
+    )
+
+
+scatter_p = _scatter("scatter", None)
+scatter_add_p = _scatter("scatter-add", np.add)
+scatter_mul_p = _scatter("scatter-mul", np.multiply)
+scatter_min_p = _scatter("scatter-min", np.minimum)
+scatter_max_p = _scatter("scatter-max", np.maximum)

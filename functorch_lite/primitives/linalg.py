@@ -1,0 +1,139 @@
+"""Linear algebra: the ``dot_general`` primitive; every rule of it lives in this file.
+
+``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))`` as in jax.lax. The output
+dims are ordered (batch..., lhs free..., rhs free...), JAX's order. The impl transposes and reshapes both
+operands to ``(batch, m, k) @ (batch, k, n)`` so the product runs as one BLAS ``matmul``; integer dtypes keep
+their dtype (and wrap on overflow, as in XLA).
+
+Example (a batched matmul ``bij,bjk->bik``):
+    >>> dot_general_p.bind(a, b, dimension_numbers=(((2,), (1,)), ((0,), (0,))),
+    ...                    precision=None, preferred_element_type=None)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import ShapeDtypeError, ShapeError
+from ..core.trace import Primitive, ShapedArray
+from .common import same_dtype
+
+DotDimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]], tuple[Sequence[int], Sequence[int]]]
+
+
+def _free_dims(ndim: int, contract: Sequence[int], batch: Sequence[int]) -> list[int]:
+    used = set(contract) | set(batch)
+    return [d for d in range(ndim) if d not in used]
+
+
+def _check_side(side: str, aval: ShapedArray, contract: Sequence[int], batch: Sequence[int]) -> None:
+    for what, dims in (("contracting", contract), ("batch", batch)):
+        if any(not 0 <= d < aval.ndim for d in dims) or len(set(dims)) != len(dims):
+            raise ShapeError(
+                f"dot_general: {side} {what} dimensions {tuple(dims)} must be distinct and within [0, "
+                f"{aval.ndim}) for the {side} operand {aval.str_short()}."
+            )
+    if set(contract) & set(batch):
+        raise ShapeError(
+            f"dot_general: {side} contracting dimensions {tuple(contract)} and batch dimensions "
+            f"{tuple(batch)} must be disjoint (operand {aval.str_short()})."
+        )
+
+
+def _kind_class(dtype: np.dtype) -> str:
+    return {"b": "integer", "i": "integer", "u": "integer", "f": "floating", "c": "complex"}[dtype.kind]
+
+
+def _dot_general_abstract_eval(
+    lhs: ShapedArray,
+    rhs: ShapedArray,
+    *,
+    dimension_numbers: DotDimensionNumbers,
+    precision: Any = None,
+    preferred_element_type: Any = None,
+) -> ShapedArray:
+    (lc, rc), (lb, rb) = dimension_numbers
+    _check_side("lhs", lhs, lc, lb)
+    _check_side("rhs", rhs, rc, rb)
+    for what, ld, rd in (("contracting", lc, rc), ("batch", lb, rb)):
+        if len(ld) != len(rd):
+            raise ShapeError(
+                f"dot_general: lhs and rhs must have the same number of {what} dimensions, got "
+                f"{tuple(ld)} for {lhs.str_short()} and {tuple(rd)} for {rhs.str_short()}."
+            )
+        lsizes = tuple(lhs.shape[d] for d in ld)
+        rsizes = tuple(rhs.shape[d] for d in rd)
+        if lsizes != rsizes:
+            raise ShapeError(
+                f"dot_general: {what} dimensions must have equal sizes, but lhs {lhs.str_short()} dims "
+                f"{tuple(ld)} have sizes {lsizes} and rhs {rhs.str_short()} dims {tuple(rd)} have sizes "
+                f"{rsizes}. Transpose an operand or fix dimension_numbers."
+            )
+    if preferred_element_type is None:
+        dtype = same_dtype("dot_general", lhs, rhs)
+        weak = lhs.weak_type and rhs.weak_type
+    else:
+        dtype = np.dtype(preferred_element_type)
+        for aval in (lhs, rhs):
+            if _kind_class(aval.dtype) != _kind_class(dtype) and not (
+                aval.dtype.kind == "f" and dtype.kind == "c"
+            ):
+                raise ShapeDtypeError(
+                    f"dot_general: preferred_element_type={dtype.name} and the operand dtype "
+                    f"({aval.str_short()}) must both be integral or both be floating point. Convert the "
+                    "operands first or choose a matching preferred_element_type."
+                )
+        weak = False
+    shape = (
+        tuple(lhs.shape[d] for d in lb)
+        + tuple(lhs.shape[d] for d in _free_dims(lhs.ndim, lc, lb))
+        + tuple(rhs.shape[d] for d in _free_dims(rhs.ndim, rc, rb))
+    )
+    return ShapedArray(shape, dtype, weak)
+
+
+def _dot_general_impl(
+    lhs: np.ndarray,
+    rhs: np.ndarray,
+    *,
+    dimension_numbers: DotDimensionNumbers,
+    precision: Any = None,
+    preferred_element_type: Any = None,
+) -> np.ndarray:
+    (lc, rc), (lb, rb) = dimension_numbers
+    if preferred_element_type is not None:
+        lhs = lhs.astype(preferred_element_type, copy=False)
+        rhs = rhs.astype(preferred_element_type, copy=False)
+    elif lhs.dtype != rhs.dtype:  # the abstract rule forbids this; keep the eager path exact anyway
+        raise ShapeDtypeError(
+            f"dot_general requires operands of the same dtype, got {lhs.dtype.name} and {rhs.dtype.name}."
+        )
+    lfree = _free_dims(lhs.ndim, lc, lb)
+    rfree = _free_dims(rhs.ndim, rc, rb)
+    batch_shape = tuple(lhs.shape[d] for d in lb)
+    lfree_shape = tuple(lhs.shape[d] for d in lfree)
+    rfree_shape = tuple(rhs.shape[d] for d in rfree)
+    b = int(np.prod(batch_shape, dtype=np.int64))
+    m = int(np.prod(lfree_shape, dtype=np.int64))
+    n = int(np.prod(rfree_shape, dtype=np.int64))
+    k = int(np.prod([lhs.shape[d] for d in lc], dtype=np.int64))
+    a = lhs.transpose(list(lb) + lfree + list(lc)).reshape(b, m, k)
+    c = rhs.transpose(list(rb) + list(rc) + rfree).reshape(b, k, n)
+    if b == 1:
+        out = np.matmul(a[0], c[0])
+    else:
+        out = np.matmul(a, c)
+    return out.reshape(batch_shape + lfree_shape + rfree_shape)
+
+
+dot_general_p = Primitive(
+    "dot_general",
+    _dot_general_impl,
+    _dot_general_abstract_eval,
+    weak=lambda lhs_weak, rhs_weak, preferred_element_type=None, **params: (
+        lhs_weak and rhs_weak and preferred_element_type is None
+    ),
+)

@@ -1,0 +1,284 @@
+"""Shape primitives: broadcast_in_dim, reshape, transpose, squeeze, rev, slice, dynamic_slice,
+dynamic_update_slice, concatenate, pad, iota. Every rule of each lives in this file.
+
+(``lax.expand_dims`` is not a primitive, as in JAX: it is a ``broadcast_in_dim``.)
+
+Example:
+    >>> broadcast_in_dim_p.bind(fnp.ones(3), shape=(2, 3), broadcast_dimensions=(1,), sharding=None)
+    Array([[1., 1., 1.],
+           [1., 1., 1.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import ShapeDtypeError, ShapeError
+from ..core.trace import Primitive, ShapedArray
+from .common import check_axes, same_dtype
+
+# ---------------------------------------------------------------------------------------------------
+# broadcast_in_dim
+# ---------------------------------------------------------------------------------------------------
+
+
+def _broadcast_in_dim_impl(
+    x: np.ndarray, shape: tuple[int, ...], broadcast_dimensions: tuple[int, ...], sharding: Any = None
+) -> np.ndarray:
+    expanded = [1] * len(shape)
+    for src, dst in enumerate(broadcast_dimensions):
+        expanded[dst] = x.shape[src]
+    return np.broadcast_to(np.reshape(x, expanded), shape)  # a read-only view, never a copy
+
+
+def _broadcast_in_dim_aval(
+    x: ShapedArray, shape: tuple[int, ...], broadcast_dimensions: tuple[int, ...], sharding: Any = None
+) -> ShapedArray:
+    if len(broadcast_dimensions) != x.ndim:
+        raise ShapeError(
+            f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} must have one entry per operand "
+            f"dimension of {x.str_short()}."
+        )
+    if any(not 0 <= d < len(shape) for d in broadcast_dimensions) or list(broadcast_dimensions) != sorted(
+        set(broadcast_dimensions)
+    ):
+        raise ShapeError(
+            f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} must be strictly increasing and "
+            f"within the target rank {len(shape)}."
+        )
+    for src, dst in enumerate(broadcast_dimensions):
+        if x.shape[src] not in (1, shape[dst]):
+            raise ShapeError(
+                f"broadcast_in_dim: operand dimension {src} of size {x.shape[src]} cannot broadcast to "
+                f"size {shape[dst]} of target shape {shape}."
+            )
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+broadcast_in_dim_p = Primitive("broadcast_in_dim", _broadcast_in_dim_impl, _broadcast_in_dim_aval)
+
+# ---------------------------------------------------------------------------------------------------
+# reshape, transpose, squeeze, rev
+# ---------------------------------------------------------------------------------------------------
+
+
+def _reshape_impl(
+    x: np.ndarray, new_sizes: tuple[int, ...], dimensions: Any = None, sharding: Any = None
+) -> np.ndarray:
+    if dimensions is not None:
+        x = np.transpose(x, dimensions)
+    return np.reshape(x, new_sizes)
+
+
+def _reshape_aval(
+    x: ShapedArray, new_sizes: tuple[int, ...], dimensions: Any = None, sharding: Any = None
+) -> ShapedArray:
+    if any(d < 0 for d in new_sizes) or math.prod(new_sizes) != math.prod(x.shape):
+        raise ShapeError(
+            f"reshape: cannot reshape {x.str_short()} ({math.prod(x.shape)} elements) into shape "
+            f"{tuple(new_sizes)} ({math.prod(new_sizes)} elements)."
+        )
+    if dimensions is not None:
+        check_axes("reshape", dimensions, x.ndim)
+    return ShapedArray(new_sizes, x.dtype, x.weak_type)
+
+
+reshape_p = Primitive("reshape", _reshape_impl, _reshape_aval)
+
+
+def _transpose_aval(x: ShapedArray, permutation: tuple[int, ...]) -> ShapedArray:
+    if sorted(permutation) != list(range(x.ndim)):
+        raise ShapeError(
+            f"transpose: permutation {permutation} is not a permutation of the axes of {x.str_short()}."
+        )
+    return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype, x.weak_type)
+
+
+transpose_p = Primitive("transpose", lambda x, permutation: np.transpose(x, permutation), _transpose_aval)
+
+
+def _squeeze_aval(x: ShapedArray, dimensions: tuple[int, ...]) -> ShapedArray:
+    dims = check_axes("squeeze", dimensions, x.ndim)
+    if any(x.shape[d] != 1 for d in dims):
+        raise ShapeError(f"squeeze: dimensions {dims} of {x.str_short()} must all have size 1.")
+    return ShapedArray(tuple(d for i, d in enumerate(x.shape) if i not in dims), x.dtype, x.weak_type)
+
+
+squeeze_p = Primitive("squeeze", lambda x, dimensions: np.squeeze(x, axis=tuple(dimensions)), _squeeze_aval)
+
+
+def _rev_aval(x: ShapedArray, dimensions: tuple[int, ...]) -> ShapedArray:
+    check_axes("rev", dimensions, x.ndim)
+    return x
+
+
+rev_p = Primitive("rev", lambda x, dimensions: np.flip(x, axis=tuple(dimensions)), _rev_aval)
+
+# ---------------------------------------------------------------------------------------------------
+# slice, dynamic_slice, dynamic_update_slice
+# ---------------------------------------------------------------------------------------------------
+
+
+def _slice_impl(x: np.ndarray, start_indices: tuple, limit_indices: tuple, strides: Any = None) -> np.ndarray:
+    strides = strides or (1,) * x.ndim
+    return x[tuple(slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
+
+
+def _slice_aval(
+    x: ShapedArray, start_indices: tuple, limit_indices: tuple, strides: Any = None
+) -> ShapedArray:
+    strides = strides or (1,) * x.ndim
+    if not len(start_indices) == len(limit_indices) == len(strides) == x.ndim:
+        raise ShapeError(
+            f"slice: start_indices {start_indices}, limit_indices {limit_indices} and strides {strides} "
+            f"need one entry per dimension of {x.str_short()}."
+        )
+    shape = []
+    for d, s, l, st in zip(x.shape, start_indices, limit_indices, strides):
+        if not 0 <= s <= l <= d or st < 1:
+            raise ShapeError(
+                f"slice: indices start={start_indices} limit={limit_indices} strides={strides} are invalid "
+                f"for {x.str_short()} (need 0 <= start <= limit <= size and stride >= 1)."
+            )
+        shape.append(max(0, -(-(l - s) // st)))
+    return ShapedArray(tuple(shape), x.dtype, x.weak_type)
+
+
+slice_p = Primitive("slice", _slice_impl, _slice_aval)
+
+
+def _clamped_starts(shape: tuple[int, ...], starts: tuple, sizes: tuple[int, ...]) -> list[int]:
+    # lax clamps start indices so the whole window stays in bounds.
+    return [int(min(max(int(s), 0), d - z)) for s, d, z in zip(starts, shape, sizes)]
+
+
+def _dynamic_slice_impl(x: np.ndarray, *starts: np.ndarray, slice_sizes: tuple[int, ...]) -> np.ndarray:
+    begin = _clamped_starts(x.shape, starts, slice_sizes)
+    return x[tuple(slice(b, b + z) for b, z in zip(begin, slice_sizes))]
+
+
+def _check_start_indices(name: str, x: ShapedArray, starts: tuple[ShapedArray, ...]) -> None:
+    if len(starts) != x.ndim:
+        raise ShapeError(f"{name}: need {x.ndim} start indices for {x.str_short()}, got {len(starts)}.")
+    for s in starts:
+        if s.shape != () or s.dtype.kind not in "iu":
+            raise ShapeDtypeError(f"{name}: start indices must be integer scalars, got {s.str_short()}.")
+
+
+def _dynamic_slice_aval(x: ShapedArray, *starts: ShapedArray, slice_sizes: tuple[int, ...]) -> ShapedArray:
+    _check_start_indices("dynamic_slice", x, starts)
+    if len(slice_sizes) != x.ndim or any(not 0 <= z <= d for z, d in zip(slice_sizes, x.shape)):
+        raise ShapeError(f"dynamic_slice: slice_sizes {slice_sizes} must fit in {x.str_short()}.")
+    return ShapedArray(tuple(slice_sizes), x.dtype, x.weak_type)
+
+
+dynamic_slice_p = Primitive("dynamic_slice", _dynamic_slice_impl, _dynamic_slice_aval)
+
+
+def _dynamic_update_slice_impl(x: np.ndarray, update: np.ndarray, *starts: np.ndarray) -> np.ndarray:
+    begin = _clamped_starts(x.shape, starts, update.shape)
+    out = np.array(x, copy=True)
+    out[tuple(slice(b, b + z) for b, z in zip(begin, update.shape))] = update
+    return out
+
+
+def _dynamic_update_slice_aval(x: ShapedArray, update: ShapedArray, *starts: ShapedArray) -> ShapedArray:
+    _check_start_indices("dynamic_update_slice", x, starts)
+    same_dtype("dynamic_update_slice", x, update)
+    if update.ndim != x.ndim or any(u > d for u, d in zip(update.shape, x.shape)):
+        raise ShapeError(
+            f"dynamic_update_slice: update {update.str_short()} must have the rank of and fit in {x.str_short()}."
+        )
+    return x
+
+
+dynamic_update_slice_p = Primitive(
+    "dynamic_update_slice", _dynamic_update_slice_impl, _dynamic_update_slice_aval, weak=lambda x, u, *s: x
+)
+
+# ---------------------------------------------------------------------------------------------------
+# concatenate, pad, iota
+# ---------------------------------------------------------------------------------------------------
+
+
+def _concatenate_aval(*xs: ShapedArray, dimension: int) -> ShapedArray:
+    if not xs:
+        raise ShapeError("concatenate needs at least one operand.")
+    dtype = same_dtype("concatenate", *xs)
+    first = xs[0]
+    if not 0 <= dimension < first.ndim:
+        raise ShapeError(f"concatenate: dimension {dimension} is out of range for {first.str_short()}.")
+    for x in xs[1:]:
+        if x.ndim != first.ndim or any(
+            a != b for i, (a, b) in enumerate(zip(x.shape, first.shape)) if i != dimension
+        ):
+            shapes = ", ".join(a.str_short() for a in xs)
+            raise ShapeError(
+                f"concatenate: operands must have equal shapes except along dimension {dimension}, got {shapes}."
+            )
+    shape = list(first.shape)
+    shape[dimension] = sum(x.shape[dimension] for x in xs)
+    return ShapedArray(tuple(shape), dtype, all(x.weak_type for x in xs))
+
+
+concatenate_p = Primitive(
+    "concatenate", lambda *xs, dimension: np.concatenate(xs, axis=dimension), _concatenate_aval
+)
+
+
+def _padded_size(d: int, lo: int, hi: int, interior: int) -> int:
+    return lo + hi + d + max(d - 1, 0) * interior
+
+
+def _pad_impl(x: np.ndarray, padding_value: np.ndarray, padding_config: tuple) -> np.ndarray:
+    # Pad with the non-negative parts (interior dilation included), then crop the negative ones.
+    grown = [_padded_size(d, max(lo, 0), max(hi, 0), it) for d, (lo, hi, it) in zip(x.shape, padding_config)]
+    out = np.full(grown, padding_value, dtype=x.dtype)
+    inner = tuple(
+        slice(max(lo, 0), max(lo, 0) + max(d - 1, 0) * (it + 1) + (1 if d else 0), it + 1)
+        for d, (lo, hi, it) in zip(x.shape, padding_config)
+    )
+    out[inner] = x
+    crop = tuple(slice(max(-lo, 0), g - max(-hi, 0)) for g, (lo, hi, it) in zip(grown, padding_config))
+    return out[crop]
+
+
+def _pad_aval(x: ShapedArray, padding_value: ShapedArray, padding_config: tuple) -> ShapedArray:
+    same_dtype("pad", x, padding_value)
+    if padding_value.shape != ():
+        raise ShapeError(f"pad: padding_value must be a scalar, got {padding_value.str_short()}.")
+    if len(padding_config) != x.ndim:
+        raise ShapeError(
+            f"pad: padding_config needs one (lo, hi, interior) per dimension of {x.str_short()}."
+        )
+    shape = []
+    for d, (lo, hi, it) in zip(x.shape, padding_config):
+        size = _padded_size(d, lo, hi, it)
+        if it < 0 or size < 0:
+            raise ShapeError(
+                f"pad: padding_config {padding_config} gives a negative size for {x.str_short()}."
+            )
+        shape.append(size)
+    return ShapedArray(tuple(shape), x.dtype, x.weak_type)
+
+
+pad_p = Primitive("pad", _pad_impl, _pad_aval, weak=lambda x, v, padding_config: x)
+
+
+def _iota_impl(dtype: np.dtype, shape: tuple[int, ...], dimension: int, sharding: Any = None) -> np.ndarray:
+    line = np.arange(shape[dimension], dtype=dtype)
+    expanded = [1] * len(shape)
+    expanded[dimension] = shape[dimension]
+    return np.broadcast_to(line.reshape(expanded), shape)
+
+
+def _iota_aval(dtype: np.dtype, shape: tuple[int, ...], dimension: int, sharding: Any = None) -> ShapedArray:
+    if not 0 <= dimension < len(shape):
+        raise ShapeError(f"iota: dimension {dimension} is out of range for shape {shape}.")
+    return ShapedArray(shape, dtype, False)
+
+
+iota_p = Primitive("iota", _iota_impl, _iota_aval, weak="never")

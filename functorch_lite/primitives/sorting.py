@@ -1,0 +1,63 @@
+"""Sorting: the multi-operand ``sort`` primitive; every rule of it lives in this file.
+
+``sort`` takes one or more arrays of one shape and returns them all reordered along ``dimension`` by the
+first ``num_keys`` operands, compared lexicographically (key 0 first). As in JAX, NaNs sort to the end and
+``-0.0`` equals ``0.0`` (their order is kept when ``is_stable``). Impls use NumPy's NaN-aware stable sorts
+(``argsort(kind="stable")``, ``lexsort``) and ``take_along_axis``.
+
+Example (sort values and carry their positions along, i.e. an argsort):
+    >>> keys, perm = sort_p.bind(x, iota, dimension=0, is_stable=True, num_keys=1)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.errors import ShapeDtypeError, ShapeError
+from ..core.trace import Primitive, ShapedArray
+
+
+def _sort_abstract_eval(
+    *operands: ShapedArray, dimension: int, is_stable: bool, num_keys: int
+) -> list[ShapedArray]:
+    if not operands:
+        raise ShapeError("sort needs at least one operand.")
+    shape = operands[0].shape
+    if any(op.shape != shape for op in operands[1:]):
+        shapes = ", ".join(op.str_short() for op in operands)
+        raise ShapeDtypeError(
+            f"sort operands must all have the same shape, got {shapes}. Broadcast or reshape them first."
+        )
+    if len(shape) == 0:
+        raise ShapeError(f"sort needs operands of rank >= 1, got {operands[0].str_short()}. Reshape to (1,).")
+    if not 0 <= dimension < len(shape):
+        raise ShapeError(
+            f"sort: dimension={dimension} is out of range for operands of rank {len(shape)} "
+            f"({operands[0].str_short()}); it must be in [0, {len(shape)})."
+        )
+    if not 1 <= num_keys <= len(operands):
+        raise ShapeError(
+            f"sort: num_keys={num_keys} must be between 1 and the number of operands ({len(operands)})."
+        )
+    return [ShapedArray(op.shape, op.dtype, op.weak_type) for op in operands]
+
+
+def _sort_impl(*operands: np.ndarray, dimension: int, is_stable: bool, num_keys: int) -> list[np.ndarray]:
+    if len(operands) == 1:
+        kind = "stable" if is_stable else None
+        return [np.sort(operands[0], axis=dimension, kind=kind)]
+    if num_keys == 1:
+        perm = np.argsort(operands[0], axis=dimension, kind="stable")
+    else:
+        # lexsort's primary key is its last one; it is always stable.
+        perm = np.lexsort(operands[num_keys - 1 :: -1], axis=dimension)
+    return [np.take_along_axis(op, perm, axis=dimension) for op in operands]
+
+
+sort_p = Primitive(
+    "sort",
+    _sort_impl,
+    _sort_abstract_eval,
+    multiple_results=True,
+    weak=lambda *weak_flags, **params: list(weak_flags),
+)

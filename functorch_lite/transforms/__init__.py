@@ -1,0 +1,1 @@
+"""Transformation machinery (autodiff, batching, jit): no per-primitive rules live here."""
