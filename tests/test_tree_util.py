@@ -420,12 +420,12 @@ Q = collections.namedtuple("Q", "x y")
         (
             Point(1, 2),
             Q(1, 2),
-            "Named tuple type mismatch: expected type: <class 'test_tree_util.Point'>, tuple: Q(",
+            f"Named tuple type mismatch: expected type: {Point!r}, tuple: Q(",
         ),
         (
             Pair(1, 2),
             Box(1),
-            "Custom node type mismatch: expected type: <class 'test_tree_util.Pair'>, value: Box(1).",
+            f"Custom node type mismatch: expected type: {Pair!r}, value: Box(1).",
         ),
         (
             Layer(1, 2),
@@ -656,6 +656,54 @@ def test_dispatch_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         values = [1, 1.0, "s", b"b", 1j, Point(1, 2), (1,), [2], {"a": 3}, None]
         assert tree_leaves(values) == [1, 1.0, "s", b"b", 1j, 1, 2, 1, 2, 3]
     assert len(tree_util._dispatch) <= 3
+
+
+# ---------------------------------------------------------------------------------------------------------
+# JAX as an oracle, where it is installed.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _builtin_containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    small_dicts = st.dictionaries(_keys, children, max_size=3)
+    return st.one_of(
+        st.lists(children, max_size=3),
+        st.lists(children, max_size=3).map(tuple),
+        small_dicts,
+        st.dictionaries(st.integers(0, 9), children, max_size=2),
+        st.builds(Point, children, children),
+        small_dicts.map(collections.OrderedDict),
+        small_dicts.map(lambda d: collections.defaultdict(list, d)),
+    )
+
+
+builtin_trees = st.recursive(st.one_of(st.integers(-50, 50), st.none()), _builtin_containers, max_leaves=10)
+
+
+def _first_error_line(thunk: Any) -> str:
+    try:
+        return repr(thunk())
+    except ValueError as e:
+        return str(e).splitlines()[0]
+
+
+@_settings
+@given(builtin_trees, builtin_trees)
+def test_same_as_jax(t: Any, u: Any) -> None:
+    jtu = pytest.importorskip("jax.tree_util")
+    jax_leaves, jax_treedef = jtu.tree_flatten(t)
+    leaves, treedef = tree_flatten(t)
+    assert leaves == jax_leaves and repr(treedef) == repr(jax_treedef)
+    assert (treedef.num_nodes, treedef.num_leaves) == (jax_treedef.num_nodes, jax_treedef.num_leaves)
+    assert [keystr(p) for p, _ in tree_leaves_with_path(t)] == [
+        jtu.keystr(p) for p, _ in jtu.tree_leaves_with_path(t)
+    ]
+    assert (tree_structure(u) == treedef) == (jtu.tree_structure(u) == jax_treedef)
+    assert _first_error_line(lambda: treedef.flatten_up_to(u)) == _first_error_line(
+        lambda: jax_treedef.flatten_up_to(u)
+    )
+    assert _first_error_line(lambda: tree_map(lambda x, y: 0, t, u)) == _first_error_line(
+        lambda: jtu.tree_map(lambda x, y: 0, t, u)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------

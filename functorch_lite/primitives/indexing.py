@@ -517,7 +517,8 @@ def _scatter_impl(combine: np.ufunc | None) -> Callable:
         if combine is None:
             flat_out[positions] = values  # sequential assignment: the last update wins
         else:
-            combine.at(flat_out, positions, values)
+            with np.errstate(all="ignore"):  # NaN comparisons, float overflow: no warnings, as in JAX
+                combine.at(flat_out, positions, values)
         return out
 
     return impl
