@@ -81,7 +81,7 @@ class _KeyEntry:
         return getattr(self, self.__match_args__[0])
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._field() == self._field()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other._field() == self._field()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._field()))
@@ -152,7 +152,7 @@ class FlattenedIndexKey(_KeyEntry):
         return f"[<flat index {self.key}>]"
 
 
-def keystr(keys: KeyPath, *, simple: bool = False, separator: str = "") -> str:
+def keystr(keys: Iterable[Any], *, simple: bool = False, separator: str = "") -> str:
     """Pretty-prints a key path.
 
     >>> keystr((DictKey('a'), SequenceKey(1), GetAttrKey('w')))
@@ -231,7 +231,7 @@ def _classify(t: type) -> _NodeType | None:
 
 def _node_type_of(x: Any) -> _NodeType | None:
     entry = _dispatch.get(type(x), _UNSEEN)
-    return _classify(type(x)) if entry is _UNSEEN else entry  # type: ignore[return-value]
+    return _classify(type(x)) if entry is _UNSEEN else entry
 
 
 def _node_type_by_name(kind: str, nodetype: type | None) -> _NodeType:
@@ -239,14 +239,14 @@ def _node_type_by_name(kind: str, nodetype: type | None) -> _NodeType:
         return _LEAF_TYPE
     if kind == "namedtuple":
         return _NAMEDTUPLE
-    return _registry[nodetype]  # type: ignore[index]
+    return _registry[nodetype]
 
 
 def _register(entry: _NodeType) -> None:
     if entry.type in _registry:
         raise ValueError(f"Duplicate custom PyTreeDef type registration for {entry.type!r}.")
-    _registry[entry.type] = entry  # type: ignore[index]
-    _dispatch.pop(entry.type, None)  # type: ignore[arg-type]
+    _registry[entry.type] = entry
+    _dispatch.pop(entry.type, None)
 
 
 def _sorted_keys(d: dict) -> list[Any]:
@@ -518,7 +518,7 @@ def _bad_flatten_output(entry: _NodeType, out: Any) -> TypeError:
 
 def _flatten_node(x: Any, entry: _NodeType, leaves: list[Any]) -> tuple[Any, ...]:
     """Appends the leaves under node ``x`` (whose node type is ``entry``) and returns its structure."""
-    out = entry.flatten(x)  # type: ignore[misc]
+    out = entry.flatten(x)
     try:
         children, aux = out
     except (TypeError, ValueError):
@@ -533,7 +533,7 @@ def _flatten_node(x: Any, entry: _NodeType, leaves: list[Any]) -> tuple[Any, ...
             leaves.append(child)
             kids.append(_LEAF)
         else:
-            kids.append(_flatten_node(child, child_entry, leaves))  # type: ignore[arg-type]
+            kids.append(_flatten_node(child, child_entry, leaves))
     return (entry, aux, tuple(kids), len(leaves) - start)
 
 
@@ -543,7 +543,7 @@ def _flatten_with_predicate(x: Any, is_leaf: Callable[[Any], bool], leaves: list
     if entry is None:
         leaves.append(x)
         return _LEAF
-    out = entry.flatten(x)  # type: ignore[misc]
+    out = entry.flatten(x)
     try:
         children, aux = out
     except (TypeError, ValueError):
@@ -555,7 +555,7 @@ def _flatten_with_predicate(x: Any, is_leaf: Callable[[Any], bool], leaves: list
 
 def _keyed_children(entry: _NodeType, x: Any) -> tuple[Iterable[tuple[Any, Any]], Any]:
     if entry.flatten_with_keys is None:
-        out = entry.flatten(x)  # type: ignore[misc]
+        out = entry.flatten(x)
         try:
             children, aux = out
         except (TypeError, ValueError):
@@ -614,7 +614,7 @@ def _children_matching(node: tuple[Any, ...], x: Any) -> Sequence[Any]:
             raise ValueError(f"Named tuple arity mismatch: {len(x)} != {arity}; tuple: {x!r}.")
         if type(x) is not aux:
             raise ValueError(f"Named tuple type mismatch: expected type: {aux!r}, tuple: {x!r}.")
-        return x  # type: ignore[no-any-return]
+        return x
     if type(x) is not entry.type:
         if kind in ("tuple", "list", "dict"):
             raise ValueError(f"Expected {kind}, got {x!r}.")
@@ -623,13 +623,13 @@ def _children_matching(node: tuple[Any, ...], x: Any) -> Sequence[Any]:
     if kind in ("tuple", "list"):
         if len(x) != arity:
             raise ValueError(f"{kind.capitalize()} arity mismatch: {len(x)} != {arity}; {kind}: {x!r}.")
-        return x  # type: ignore[no-any-return]
-    children, x_aux = entry.flatten(x)  # type: ignore[misc]
+        return x
+    children, x_aux = entry.flatten(x)
     if kind == "dict":
         if x_aux != aux:
             expected, present = list(aux), list(x_aux)
             raise ValueError(f"Dict key mismatch; expected keys: {expected!r}; present keys: {present!r}.")
-        return children  # type: ignore[no-any-return]
+        return children
     what = "custom dataclass node" if kind == "dataclass" else "custom node"
     if x_aux != aux:
         raise ValueError(f"Mismatch {what} data: {aux!r} != {x_aux!r}; value: {x!r}.")
@@ -649,7 +649,10 @@ def _flatten_up_to_reversed(node: tuple[Any, ...], x: Any, out: list[Any]) -> No
         return
     children = _children_matching(node, x)
     for kid, child in zip(reversed(node[2]), reversed(children), strict=True):
-        _flatten_up_to_reversed(kid, child, out)
+        if kid is _LEAF:
+            out.append(child)
+        else:
+            _flatten_up_to_reversed(kid, child, out)
 
 
 def _node_repr(node: tuple[Any, ...]) -> str:
@@ -732,7 +735,7 @@ class PyTreeDef:
     @property
     def num_leaves(self) -> int:
         """Number of leaves. ``tree_structure([1, (2, 3)]).num_leaves == 3``."""
-        return self._node[3]  # type: ignore[no-any-return]
+        return self._node[3]
 
     @property
     def num_nodes(self) -> int:
@@ -777,7 +780,7 @@ class PyTreeDef:
                 f"Too {few_or_many} leaves for PyTreeDef; expected {num_leaves}, got {len(leaves)}"
             )
         if self._node is _LEAF:
-            return leaves[0]  # type: ignore[index]
+            return leaves[0]
         return _unflatten_node(self._node, iter(leaves))
 
     def flatten_up_to(self, tree: Any) -> list[Any]:
@@ -830,7 +833,7 @@ class PyTreeDef:
     def __copy__(self) -> PyTreeDef:
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> PyTreeDef:
+    def __deepcopy__(self, copies: dict[int, Any]) -> PyTreeDef:
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:

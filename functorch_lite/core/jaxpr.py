@@ -28,6 +28,9 @@ from .trace import Primitive, ShapedArray
 # Primitives with side effects (e.g. debug printing) are never removed by DCE or merged by CSE.
 effectful_primitives: set[str] = set()
 
+# Per-primitive choice of which params to print (JAX hides some, e.g. broadcast_in_dim's shape).
+param_printers: dict[str, Any] = {}
+
 
 class Var:
     """A jaxpr variable: an identity-hashed name for a value of type ``aval``."""
@@ -308,7 +311,7 @@ def pp_eqn(eqn: Eqn, ctx: _NameContext) -> pp.Doc:
             lhs,
             pp.text(" = "),
             pp.text(eqn.primitive.name),
-            _pp_params(eqn.params, ctx),
+            _pp_params(param_printers.get(eqn.primitive.name, dict)(eqn.params), ctx),
             pp.text(" ") + _pp_vars(eqn.invars, ctx),
         ]
     )

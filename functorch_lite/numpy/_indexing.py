@@ -20,7 +20,7 @@ from ..core.errors import ShapeError
 from ..core.trace import Tracer, _context
 from ..primitives import shape as sh
 from ._convert import asarray
-from ._shape import reshape
+from ._shape import expand_dims
 
 _BASIC = (int, slice)
 
@@ -140,10 +140,7 @@ def _basic_getitem(x: Any, items: list) -> Any:
     if squeeze:
         x = sh.squeeze_p.bind(x, dimensions=tuple(squeeze))
     if new_axes:
-        shape = list(x.shape)
-        for p in new_axes:
-            shape.insert(p, 1)
-        x = reshape(x, shape)
+        x = expand_dims(x, new_axes)
     return x
 
 

@@ -25,31 +25,30 @@ from ._convert import asarray, convert, promote_args, promote_args_inexact
 _new = Array.__new__
 
 
-def _wrap(value: Any, weak: bool) -> Array:
-    out = _new(Array)
-    out._value = value
-    out._weak = weak
-    return out
-
-
 def _binary(prim: Primitive, name: str, inexact: bool = False, keeps_weak: bool = True) -> Callable:
     impl = prim.impl
     promote = promote_args_inexact if inexact else promote_args
     array_kinds = "fc" if inexact else "biufc"
-    int_kinds = "fc" if inexact else "iufc"
+    scalar_int_kinds = "fc" if inexact else "iufc"
+    context, array_type, new = _context, Array, _new  # closure cells: cheaper than global lookups
 
     def op(x: Any, y: Any, /) -> Any:
-        if _context.trace is None and type(x) is Array:
+        if type(x) is array_type and context.trace is None:
             vx = x._value
-            kind = vx.dtype.kind
             ty = type(y)
-            if ty is Array:
+            if ty is array_type:
                 vy = y._value
-                if vx.dtype is vy.dtype and kind in array_kinds:
-                    return _wrap(impl(vx, vy), keeps_weak and x._weak and y._weak)
-            elif (ty is float and kind in "fc") or (ty is int and kind in int_kinds):
+                if vx.dtype is vy.dtype and (not inexact or vx.dtype.kind in array_kinds):
+                    out = new(array_type)
+                    out._value = impl(vx, vy)
+                    out._weak = keeps_weak and x._weak and y._weak
+                    return out
+            elif (ty is float and vx.dtype.kind in "fc") or (ty is int and vx.dtype.kind in scalar_int_kinds):
                 # NumPy 2 (NEP 50) treats Python scalars exactly like JAX's weak types here.
-                return _wrap(impl(vx, y), keeps_weak and x._weak)
+                out = new(array_type)
+                out._value = impl(vx, y)
+                out._weak = keeps_weak and x._weak
+                return out
         return prim.bind(*promote(x, y))
 
     op.__name__ = op.__qualname__ = name
@@ -62,11 +61,17 @@ def _binary(prim: Primitive, name: str, inexact: bool = False, keeps_weak: bool 
 
 def _unary(prim: Primitive, name: str, inexact: bool = True) -> Callable:
     impl = prim.impl
-    kinds = "fc" if inexact else "iufc"
+    kinds = "fc" if inexact else "biufc"
+    context, array_type, new = _context, Array, _new
 
     def op(x: Any, /) -> Any:
-        if _context.trace is None and type(x) is Array and x._value.dtype.kind in kinds:
-            return _wrap(impl(x._value), x._weak)
+        if type(x) is array_type and context.trace is None:
+            vx = x._value
+            if vx.dtype.kind in kinds:
+                out = new(array_type)
+                out._value = impl(vx)
+                out._weak = x._weak
+                return out
         (x,) = promote_args_inexact(x) if inexact else promote_args(x)
         return prim.bind(x)
 

@@ -102,7 +102,8 @@ def expand_dims(a: Any, axis: int | Sequence[int]) -> Any:
     shape = list(a.shape)
     for p in positions:
         shape.insert(p, 1)
-    return reshape(a, shape)
+    kept = tuple(i for i in range(ndim) if i not in positions)
+    return sh.broadcast_in_dim_p.bind(a, shape=tuple(shape), broadcast_dimensions=kept, sharding=None)
 
 
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:

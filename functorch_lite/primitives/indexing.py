@@ -337,16 +337,16 @@ def _gather_impl(
                 idx = idx + _window_iota(slice_sizes[d], nb + partial.index(d), index_rank)
             index_arrays.append(idx)
         transposed = operand.transpose(indexed + full) if full else operand
-        gathered = transposed[tuple(index_arrays)]
+        gathered = np.asarray(transposed[tuple(index_arrays)])  # 0-d results come back as scalars
         if gathered.shape != gathered_shape:  # an index pattern that does not vary over some batch dim
             gathered = np.broadcast_to(gathered, gathered_shape).copy()
     else:
         gathered = np.broadcast_to(operand, gathered_shape).copy()
 
-    if fill:
+    if fill and not in_bounds.all():
         value = default_fill_value(operand.dtype) if fill_value is None else fill_value
-        mask = in_bounds.reshape(in_bounds.shape + (1,) * (len(gathered_shape) - nb))
-        gathered = np.where(mask, gathered, np.asarray(value).astype(operand.dtype))
+        # gathered is a fresh array here (fancy indexing or a copy), so writing into it is safe.
+        gathered[~in_bounds] = np.asarray(value).astype(operand.dtype)
 
     # gathered is (batch..., partial windows..., full windows...); put windows at offset_dims.
     order = partial + full

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ShapeDtypeError, ShapeError
+from ..core.jaxpr import param_printers
 from ..core.trace import Primitive, ShapedArray
 from .common import check_axes, same_dtype
 
@@ -59,6 +60,19 @@ def _broadcast_in_dim_aval(
 
 
 broadcast_in_dim_p = Primitive("broadcast_in_dim", _broadcast_in_dim_impl, _broadcast_in_dim_aval)
+
+
+def _broadcast_in_dim_printed_params(params: dict) -> dict:
+    # As JAX prints it: the shape is the output's type, and empty/None params are noise.
+    shown = {}
+    if params["broadcast_dimensions"]:
+        shown["broadcast_dimensions"] = params["broadcast_dimensions"]
+    if params.get("sharding") is not None:
+        shown["sharding"] = params["sharding"]
+    return shown
+
+
+param_printers["broadcast_in_dim"] = _broadcast_in_dim_printed_params
 
 # ---------------------------------------------------------------------------------------------------
 # reshape, transpose, squeeze, rev
