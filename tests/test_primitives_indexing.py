@@ -50,6 +50,7 @@ def gather(operand, indices, dn, slice_sizes, mode=PROMISE, fill_value=None) -> 
     aval = gather_p.abstract_eval(
         ShapedArray(operand.shape, operand.dtype), ShapedArray(indices.shape, indices.dtype), **params
     )
+    assert isinstance(out, np.ndarray)
     assert out.shape == aval.shape and out.dtype == aval.dtype, (out.shape, out.dtype, aval)
     return out
 
@@ -68,6 +69,7 @@ def scatter(prim, operand, indices, updates, dn, mode=FILL) -> np.ndarray:
     np.testing.assert_array_equal(operand, before)  # the operand is never written
     avals = [ShapedArray(a.shape, a.dtype) for a in (operand, indices, updates)]
     aval = prim.abstract_eval(*avals, **params)
+    assert isinstance(out, np.ndarray)
     assert out.shape == aval.shape and out.dtype == aval.dtype
     return out
 
@@ -361,7 +363,9 @@ def test_gather_fill_whole_slice_out_of_bounds() -> None:
     np.testing.assert_array_equal(out, [[1, 2, 3], [np.nan] * 3])
 
 
-ROW_DN = ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,))
+ROW_DN = ScatterDimensionNumbers(
+    update_window_dims=(1,), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+)
 
 
 @pytest.mark.parametrize(
@@ -381,7 +385,9 @@ def test_at_update_with_repeated_indices(prim: Any, ufunc: Any) -> None:  # x.at
 def test_scatter_add_integers_wrap_and_1d() -> None:
     x = np.array([2**31 - 1, 0, 5], np.int32)
     idx = np.array([[0], [0], [2]], np.int32)
-    dn = ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,))
+    dn = ScatterDimensionNumbers(
+        update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+    )
     out = scatter(scatter_add_p, x, idx, np.array([1, 1, -5], np.int32), dn)
     np.testing.assert_array_equal(out, np.array([-(2**31) + 1, 0, 0], np.int32))
 
@@ -400,7 +406,9 @@ def test_scatter_set_last_update_wins_and_drops_out_of_bounds() -> None:
 
 def test_scatter_window_partly_out_of_bounds_is_dropped() -> None:
     x = np.zeros(5, np.float32)
-    dn = ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(), scatter_dims_to_operand_dims=(0,))
+    dn = ScatterDimensionNumbers(
+        update_window_dims=(1,), inserted_window_dims=(), scatter_dims_to_operand_dims=(0,)
+    )
     out = scatter(scatter_add_p, x, np.array([[3], [1]], np.int32), np.ones((2, 3), np.float32), dn)
     np.testing.assert_array_equal(out, [0, 1, 1, 1, 0])
     out = scatter(scatter_add_p, x, np.array([[3], [1]], np.int32), np.ones((2, 3), np.float32), dn, CLIP)
@@ -410,7 +418,9 @@ def test_scatter_window_partly_out_of_bounds_is_dropped() -> None:
 def test_scatter_min_max_propagate_nan() -> None:
     x = np.array([1.0, 2.0], np.float32)
     idx = np.array([[0], [1]], np.int32)
-    dn = ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,))
+    dn = ScatterDimensionNumbers(
+        update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+    )
     v = np.array([np.nan, 5.0], np.float32)
     np.testing.assert_array_equal(scatter(scatter_min_p, x, idx, v, dn), [np.nan, 2.0])
     np.testing.assert_array_equal(scatter(scatter_max_p, x, idx, v, dn), [np.nan, 5.0])

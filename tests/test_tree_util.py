@@ -371,7 +371,7 @@ def test_treedef_with_unhashable_or_uncomparable_aux_data() -> None:
         def __eq__(self, other: object) -> bool:
             raise TypeError("ambiguous truth value")
 
-        __hash__ = None  # type: ignore[assignment]
+        __hash__ = None
 
     class Holder:
         def __init__(self, x: Any, meta: Any) -> None:
@@ -538,7 +538,7 @@ def test_key_entries() -> None:
     assert SequenceKey(1) != (1,)
     assert pickle.loads(pickle.dumps(DictKey("a"))) == DictKey("a")
     with pytest.raises(AttributeError):
-        SequenceKey(1).idx = 2  # type: ignore[misc]
+        SequenceKey(1).idx = 2
 
 
 def test_custom_node_key_paths() -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from .errors import ConcretizationTypeError
 
 
-class Array(metaclass=abc.ABCMeta):
+class Array(metaclass=abc.ABCMeta):  # noqa: B024  (ABC only so tracers register as Arrays)
     """An immutable n-dimensional array. Build one with ``fnp.asarray``/``fnp.array``.
 
     Example: ``fnp.asarray([1, 2, 3]).sum()`` is ``Array(6, dtype=int32)``.

@@ -47,6 +47,7 @@ from ._creation import (
     zeros_like,
 )
 from ._indexing import getitem as _getitem  # noqa: F401  (installed as Array.__getitem__)
+from ._linalg import dot, inner, matmul, outer, tensordot, vdot
 from ._math import (
     abs,
     absolute,
