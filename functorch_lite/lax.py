@@ -22,8 +22,12 @@ from .core import dtypes
 from .core.array import Array
 from .core.trace import Primitive, Tracer, current_trace
 from .primitives import elementwise as ew
+from .primitives import indexing as ix
+from .primitives import linalg as ln
 from .primitives import reductions as red
 from .primitives import shape as sh
+from .primitives import sorting as srt
+from .primitives.indexing import GatherDimensionNumbers, ScatterDimensionNumbers
 
 _SCALARS = (builtins.bool, int, float, complex)
 
@@ -390,3 +394,124 @@ def broadcasted_iota(dtype: Any, shape: Sequence[int], dimension: int) -> Any:
     return sh.iota_p.bind(
         dtype=dtypes.canonicalize_dtype(dtype), shape=_shape(shape), dimension=int(dimension), sharding=None
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Indexing, contraction, sorting
+# ---------------------------------------------------------------------------------------------------
+
+
+def gather(
+    operand: Any,
+    start_indices: Any,
+    dimension_numbers: GatherDimensionNumbers,
+    slice_sizes: Sequence[int],
+    *,
+    unique_indices: bool = False,
+    indices_are_sorted: bool = False,
+    mode: Any = None,
+    fill_value: Any = None,
+) -> Any:
+    """XLA's gather: slices of ``slice_sizes`` at the index vectors in the last dim of ``start_indices``.
+
+    Example: rows ``idx`` of a matrix ``x``:
+    ``lax.gather(x, idx[:, None], GatherDimensionNumbers((1,), (0,), (0,)), (1, x.shape[1]))``.
+    """
+    return _bind(
+        ix.gather_p,
+        operand,
+        start_indices,
+        dimension_numbers=dimension_numbers,
+        slice_sizes=_shape(slice_sizes),
+        indices_are_sorted=builtins.bool(indices_are_sorted),
+        unique_indices=builtins.bool(unique_indices),
+        mode=ix.GatherScatterMode.from_any(mode),
+        fill_value=fill_value,
+    )
+
+
+def _scatter_fn(prim: Primitive):
+    def op(
+        operand: Any,
+        scatter_indices: Any,
+        updates: Any,
+        dimension_numbers: ScatterDimensionNumbers,
+        *,
+        indices_are_sorted: bool = False,
+        unique_indices: bool = False,
+        mode: Any = None,
+    ) -> Any:
+        operand = _operand(operand)
+        return _bind(
+            prim,
+            operand,
+            scatter_indices,
+            _operand(updates, operand),
+            dimension_numbers=dimension_numbers,
+            indices_are_sorted=builtins.bool(indices_are_sorted),
+            unique_indices=builtins.bool(unique_indices),
+            mode=ix.GatherScatterMode.from_any(mode),
+            update_jaxpr=None,
+            update_consts=(),
+        )
+
+    op.__name__ = op.__qualname__ = prim.name.replace("-", "_")
+    op.__doc__ = (
+        f"XLA's {prim.name}: combine ``updates`` into ``operand`` at ``scatter_indices`` (repeated indices "
+        f"{'overwrite, the last wins' if prim.name == 'scatter' else 'accumulate'}).\n\n"
+        f"Example: ``lax.{op.__name__}(x, idx[:, None], v, ScatterDimensionNumbers((), (0,), (0,)))``."
+    )
+    return op
+
+
+scatter = _scatter_fn(ix.scatter_p)
+scatter_add = _scatter_fn(ix.scatter_add_p)
+scatter_mul = _scatter_fn(ix.scatter_mul_p)
+scatter_min = _scatter_fn(ix.scatter_min_p)
+scatter_max = _scatter_fn(ix.scatter_max_p)
+
+
+def dot_general(
+    lhs: Any, rhs: Any, dimension_numbers: Any, precision: Any = None, preferred_element_type: Any = None
+) -> Any:
+    """General contraction: ``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))``;
+    output dims are batch, lhs free, rhs free.
+
+    Example: ``lax.dot_general(x, y, (((1,), (0,)), ((), ())))`` is ``x @ y`` for matrices.
+    """
+    (lc, rc), (lb, rb) = dimension_numbers
+    dn = ((_shape(lc), _shape(rc)), (_shape(lb), _shape(rb)))
+    preferred = None if preferred_element_type is None else dtypes.canonicalize_dtype(preferred_element_type)
+    return _bind(
+        ln.dot_general_p,
+        lhs,
+        rhs,
+        dimension_numbers=dn,
+        precision=precision,
+        preferred_element_type=preferred,
+    )
+
+
+def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any = None) -> Any:
+    """Vector/matrix products of 1-D and 2-D operands. Example: ``lax.dot(x, y)``."""
+    lhs, rhs = _operand(lhs), _operand(rhs)
+    return dot_general(lhs, rhs, (((lhs.ndim - 1,), (0,)), ((), ())), precision, preferred_element_type)
+
+
+def sort(operand: Any, dimension: int = -1, is_stable: bool = True, num_keys: int = 1) -> Any:
+    """Sort one array, or several (a sequence) by the first ``num_keys`` of them, along ``dimension``.
+
+    Example: ``lax.sort(fnp.asarray([3, 1, 2]))`` is ``[1, 2, 3]``; ``lax.sort((keys, values))`` sorts both.
+    """
+    single = not isinstance(operand, (list, tuple))
+    operands = [_operand(o) for o in ([operand] if single else operand)]
+    dimension = int(dimension) % builtins.max(operands[0].ndim, 1)
+    out = _bind(
+        srt.sort_p, *operands, dimension=dimension, is_stable=builtins.bool(is_stable), num_keys=int(num_keys)
+    )
+    return out[0] if single else tuple(out)
+
+
+def sort_key_val(keys: Any, values: Any, dimension: int = -1, is_stable: bool = True) -> tuple:
+    """Sort ``keys`` and permute ``values`` the same way. Example: ``lax.sort_key_val(k, v)``."""
+    return sort((keys, values), dimension, is_stable, num_keys=1)

@@ -291,8 +291,9 @@ def test_take_rows() -> None:  # x[idx]
     dn = GatherDimensionNumbers(offset_dims=(1, 2), collapsed_slice_dims=(0,), start_index_map=(0,))
     np.testing.assert_array_equal(gather(X3, idx[:, None], dn, (1, 5, 6)), X3[idx])
     idx2 = np.array([[1, 2], [3, 3]], np.int32)  # a 2-d index array
-    np.testing.assert_array_equal(gather(X3, idx2[..., None], dn.__class__((2, 3), (0,), (0,)), (1, 5, 6)),
-                                  X3[idx2])  # fmt: skip
+    np.testing.assert_array_equal(
+        gather(X3, idx2[..., None], dn.__class__((2, 3), (0,), (0,)), (1, 5, 6)), X3[idx2]
+    )
 
 
 def test_take_middle_axis() -> None:  # x[:, idx]
@@ -370,9 +371,13 @@ ROW_DN = ScatterDimensionNumbers(
 
 @pytest.mark.parametrize(
     "prim, ufunc",
-    [(scatter_add_p, np.add), (scatter_mul_p, np.multiply), (scatter_min_p, np.minimum),
-     (scatter_max_p, np.maximum)],
-)  # fmt: skip
+    [
+        (scatter_add_p, np.add),
+        (scatter_mul_p, np.multiply),
+        (scatter_min_p, np.minimum),
+        (scatter_max_p, np.maximum),
+    ],
+)
 def test_at_update_with_repeated_indices(prim: Any, ufunc: Any) -> None:  # x.at[idx].add(v)
     x = RNG.standard_normal((5, 3)).astype(np.float32)
     idx = np.array([1, 4, 1, 1, 0, 4], np.int32)
@@ -448,16 +453,34 @@ def test_jaxpr_prints_like_jax() -> None:
 
     def f(x, i, v):
         g = gather_p.bind(
-            x, i, dimension_numbers=dn, slice_sizes=(1, 4), indices_are_sorted=False,
-            unique_indices=False, mode=PROMISE, fill_value=None,
-        )  # fmt: skip
+            x,
+            i,
+            dimension_numbers=dn,
+            slice_sizes=(1, 4),
+            indices_are_sorted=False,
+            unique_indices=False,
+            mode=PROMISE,
+            fill_value=None,
+        )
         return scatter_add_p.bind(
-            x, i, v, dimension_numbers=ROW_DN, indices_are_sorted=False, unique_indices=False,
-            mode=FILL, update_jaxpr=None, update_consts=(),
-        ), g  # fmt: skip
+            x,
+            i,
+            v,
+            dimension_numbers=ROW_DN,
+            indices_are_sorted=False,
+            unique_indices=False,
+            mode=FILL,
+            update_jaxpr=None,
+            update_consts=(),
+        ), g
 
-    text = str(make_jaxpr(f)(Array(np.ones((3, 4), np.float32)), Array(np.zeros((5, 1), np.int32)),
-                             Array(np.ones((5, 4), np.float32))))  # fmt: skip
+    text = str(
+        make_jaxpr(f)(
+            Array(np.ones((3, 4), np.float32)),
+            Array(np.zeros((5, 1), np.int32)),
+            Array(np.ones((5, 4), np.float32)),
+        )
+    )
     assert (
         "dimension_numbers=GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(0,), "
         "start_index_map=(0,), operand_batching_dims=(), start_indices_batching_dims=())"
@@ -476,9 +499,15 @@ def test_eager_bind_keeps_operand_weak_type() -> None:
     x = Array(np.arange(4, dtype=np.float32), weak_type=True)
     dn = GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(0,), start_index_map=(0,))
     out = gather_p.bind(
-        x, Array(np.array([[1], [3]], np.int32)), dimension_numbers=dn, slice_sizes=(1,),
-        indices_are_sorted=False, unique_indices=False, mode=CLIP, fill_value=None,
-    )  # fmt: skip
+        x,
+        Array(np.array([[1], [3]], np.int32)),
+        dimension_numbers=dn,
+        slice_sizes=(1,),
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=CLIP,
+        fill_value=None,
+    )
     assert out.weak_type
     np.testing.assert_array_equal(np.asarray(out), [1, 3])
 
@@ -519,10 +548,16 @@ def test_gather_errors() -> None:
 def test_scatter_errors() -> None:
     def aval(operand, indices, updates, dn=ROW_DN, dtype=np.float32, udtype=np.float32):
         return scatter_add_p.abstract_eval(
-            ShapedArray(operand, dtype), ShapedArray(indices, np.int32), ShapedArray(updates, udtype),
-            dimension_numbers=dn, indices_are_sorted=False, unique_indices=False, mode=FILL,
-            update_jaxpr=None, update_consts=(),
-        )  # fmt: skip
+            ShapedArray(operand, dtype),
+            ShapedArray(indices, np.int32),
+            ShapedArray(updates, udtype),
+            dimension_numbers=dn,
+            indices_are_sorted=False,
+            unique_indices=False,
+            mode=FILL,
+            update_jaxpr=None,
+            update_consts=(),
+        )
 
     assert aval((5, 3), (4, 1), (4, 3)) == ShapedArray((5, 3), np.float32)
     with pytest.raises(ShapeDtypeError, match="scatter-add: updates f16.* must have the operand's dtype"):

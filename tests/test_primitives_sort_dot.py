@@ -113,8 +113,9 @@ def test_sort_bind_and_jaxpr() -> None:
 def test_sort_errors() -> None:
     f32 = np.dtype(np.float32)
     with pytest.raises(ShapeDtypeError, match="same shape.*f32\\[3\\], f32\\[4\\]"):
-        sort_p.abstract_eval(ShapedArray((3,), f32), ShapedArray((4,), f32), dimension=0, is_stable=True,
-                             num_keys=1)  # fmt: skip
+        sort_p.abstract_eval(
+            ShapedArray((3,), f32), ShapedArray((4,), f32), dimension=0, is_stable=True, num_keys=1
+        )
     with pytest.raises(ShapeError, match="dimension=2 is out of range"):
         sort_p.abstract_eval(ShapedArray((3, 2), f32), dimension=2, is_stable=True, num_keys=1)
     with pytest.raises(ShapeError, match="num_keys=2"):
@@ -256,9 +257,12 @@ def test_dot_general_errors() -> None:
 
     def aval(ls, rs, dn, ldt=f32, rdt=f32):
         return dot_general_p.abstract_eval(
-            ShapedArray(ls, ldt), ShapedArray(rs, rdt), dimension_numbers=dn, precision=None,
+            ShapedArray(ls, ldt),
+            ShapedArray(rs, rdt),
+            dimension_numbers=dn,
+            precision=None,
             preferred_element_type=None,
-        )  # fmt: skip
+        )
 
     assert aval((5, 2, 3), (5, 3, 4), (((2,), (1,)), ((0,), (0,)))) == ShapedArray((5, 2, 4), f32)
     with pytest.raises(ShapeError, match=r"contracting dimensions must have equal sizes.*\(3,\).*\(4,\)"):

@@ -237,9 +237,13 @@ def _gather_abstract_eval(
     _check_dims(name, "operand_batching_dims", dn.operand_batching_dims, rank, "operand", True)
     _check_dims(name, "start_index_map", dn.start_index_map, rank, "operand", False)
     _check_dims(
-        name, "start_indices_batching_dims", dn.start_indices_batching_dims, batch_rank,
-        "indices (excluding the last, index-vector dim)", False,
-    )  # fmt: skip
+        name,
+        "start_indices_batching_dims",
+        dn.start_indices_batching_dims,
+        batch_rank,
+        "indices (excluding the last, index-vector dim)",
+        False,
+    )
     if set(dn.collapsed_slice_dims) & set(dn.operand_batching_dims):
         raise ShapeError(
             f"{name}: collapsed_slice_dims={dn.collapsed_slice_dims} and operand_batching_dims="
@@ -256,9 +260,13 @@ def _gather_abstract_eval(
             f"start_index_map={dn.start_index_map} has {len(dn.start_index_map)} entries; they must match."
         )
     _check_batching(
-        name, operand, indices, dn.operand_batching_dims, dn.start_indices_batching_dims,
+        name,
+        operand,
+        indices,
+        dn.operand_batching_dims,
+        dn.start_indices_batching_dims,
         ("operand_batching_dims", "start_indices_batching_dims"),
-    )  # fmt: skip
+    )
     slice_sizes = tuple(slice_sizes)
     if len(slice_sizes) != rank:
         raise ShapeError(
@@ -404,9 +412,13 @@ def _scatter_abstract_eval(name: str) -> Callable:
             name, "scatter_dims_to_operand_dims", dn.scatter_dims_to_operand_dims, rank, "operand", False
         )
         _check_dims(
-            name, "scatter_indices_batching_dims", dn.scatter_indices_batching_dims, batch_rank,
-            "indices (excluding the last, index-vector dim)", False,
-        )  # fmt: skip
+            name,
+            "scatter_indices_batching_dims",
+            dn.scatter_indices_batching_dims,
+            batch_rank,
+            "indices (excluding the last, index-vector dim)",
+            False,
+        )
         if set(dn.inserted_window_dims) & set(dn.operand_batching_dims):
             raise ShapeError(
                 f"{name}: inserted_window_dims={dn.inserted_window_dims} and operand_batching_dims="
@@ -424,9 +436,13 @@ def _scatter_abstract_eval(name: str) -> Callable:
                 f"{len(dn.scatter_dims_to_operand_dims)} entries; they must match."
             )
         _check_batching(
-            name, operand, indices, dn.operand_batching_dims, dn.scatter_indices_batching_dims,
+            name,
+            operand,
+            indices,
+            dn.operand_batching_dims,
+            dn.scatter_indices_batching_dims,
             ("operand_batching_dims", "scatter_indices_batching_dims"),
-        )  # fmt: skip
+        )
         dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
         window_dims = [d for d in range(rank) if d not in dropped]
         if len(dn.update_window_dims) != len(window_dims):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ShapeDtypeError, ShapeError
+from ..core.jaxpr import param_printers
 from ..core.trace import Primitive, ShapedArray
 from .common import same_dtype
 
@@ -137,3 +138,17 @@ dot_general_p = Primitive(
         lhs_weak and rhs_weak and preferred_element_type is None
     ),
 )
+
+
+def _dot_general_printed_params(params: dict) -> dict:
+    # As JAX prints it: dimension numbers as lists, and no precision when it is the default.
+    (lc, rc), (lb, rb) = params["dimension_numbers"]
+    shown = {"dimension_numbers": ((list(lc), list(rc)), (list(lb), list(rb)))}
+    if params.get("precision") is not None:
+        shown["precision"] = params["precision"]
+    if params.get("preferred_element_type") is not None:
+        shown["preferred_element_type"] = params["preferred_element_type"]
+    return shown
+
+
+param_printers["dot_general"] = _dot_general_printed_params
