@@ -199,3 +199,59 @@ def broadcastable_arrays(draw, dtype, n=2, elements=None, **kw):
     while len(shapes_) < n:
         shapes_.append(draw(st.sampled_from([x_shape, y_shape])))
     return tuple(draw(arrays_of(dtype, s, elements, **kw)) for s in shapes_[:n])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Checks shared by the primitive tests
+# ---------------------------------------------------------------------------------------------------
+
+
+def assert_same(got, want, rtol=0.0, atol=0.0):
+    """``got`` (an Array) equals the NumPy reference ``want``: same dtype and shape, NaNs at the same places,
+    other values exactly equal (or within ``rtol``/``atol``)."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype, f"dtype {got.dtype}, expected {want.dtype}"
+    assert got.shape == want.shape, f"shape {got.shape}, expected {want.shape}"
+    if want.dtype.kind == "f":
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg="NaN positions differ")
+        if rtol or atol:
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+            return
+    np.testing.assert_array_equal(got, want)
+
+
+def run_all_ways(fn, *args, primitive=None):
+    """Run ``fn(*args)`` eagerly, and staged with make_jaxpr then eval_jaxpr; check they agree.
+
+    Also checks that the jaxpr type-checks (every equation's abstract_eval accepts its operands and gives
+    its binder's type), that its output aval has the eager result's shape, dtype and weak type, and that
+    ``primitive`` (a name) was recorded. Returns the eager result.
+    """
+    from functorch_lite.core.jaxpr import typecheck_jaxpr
+
+    eager = fn(*args)
+    closed = fl.make_jaxpr(fn)(*args)
+    (aval,) = typecheck_jaxpr(closed.jaxpr)
+    assert (aval.shape, aval.dtype) == (eager.shape, eager.dtype), (aval, eager.shape, eager.dtype)
+    assert aval.weak_type == eager.weak_type, (aval, eager.weak_type)
+    if primitive is not None:
+        names = [e.primitive.name for e in closed.jaxpr.eqns]
+        assert primitive in names, f"{primitive} not in the staged equations {names}"
+    (staged,) = fl.eval_jaxpr(closed.jaxpr, closed.consts, *args)
+    assert_same(staged, eager)
+    assert staged.weak_type == eager.weak_type
+    return eager
+
+
+def tolerance(dtype, f32=1e-6, f64=1e-12):
+    """``dict(rtol=..., atol=...)`` for comparing a transcendental function's result of ``dtype``."""
+    tol = f64 if np.dtype(dtype) == np.float64 else f32
+    return dict(rtol=tol, atol=tol)
+
+
+def wrap_ints(values, dtype):
+    """Python integers wrapped modulo 2**bits into ``dtype`` (two's complement), as a NumPy array."""
+    dtype = np.dtype(dtype)
+    mask = (1 << (8 * dtype.itemsize)) - 1
+    flat = np.array([int(v) & mask for v in np.ravel(values)], dtype=f"u{dtype.itemsize}")
+    return flat.view(dtype).reshape(np.shape(values))
