@@ -15,6 +15,7 @@ from .core.config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
 from .core.staging import ShapeDtypeStruct, eval_shape, make_jaxpr
 from .lax import stop_gradient
+from .transforms.autodiff import grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad, vjp
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,14 @@ __all__ = [
     "errors",
     "eval_jaxpr",
     "eval_shape",
+    "grad",
+    "hessian",
+    "jacfwd",
+    "jacrev",
+    "jvp",
+    "linearize",
+    "value_and_grad",
+    "vjp",
     "lax",
     "make_jaxpr",
     "numpy",

@@ -152,6 +152,7 @@ def reshape_targets(draw, shape):
 def float_elements(dtype, min_value=-10.0, max_value=10.0, allow_nan=True, allow_infinity=True, special=()):
     """Floats of ``dtype``: finite values in a range, plus (optionally) nan, +-inf, +-0 and ``special``."""
     width = np.dtype(dtype).itemsize * 8
+    min_value, max_value = (float(np.asarray(v, dtype)) for v in (min_value, max_value))  # representable
     finite = st.floats(min_value, max_value, width=width, allow_nan=False, allow_infinity=False)
     extras = [0.0, -0.0, *special]
     if allow_nan:

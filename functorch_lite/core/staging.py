@@ -96,10 +96,12 @@ class StagingTrace(Trace):
         return tracer
 
     def process(self, prim: Any, args: tuple, params: dict) -> Any:
+        return self.emit(prim, args, params, user_line())
+
+    def emit(self, prim: Any, args: tuple, params: dict, line: str | None = None) -> Any:
+        """Record ``prim`` applied to ``args`` as an equation and return its output tracer(s)."""
         tracers = [self.lift(a) for a in args]
-        avals = [t.aval for t in tracers]
-        out = prim.abstract_eval(*avals, **params)
-        line = user_line()
+        out = prim.abstract_eval(*[t.aval for t in tracers], **params)
         if prim.multiple_results:
             outs = [StagingTracer(self, a, Var(a), line) for a in out]
         else:

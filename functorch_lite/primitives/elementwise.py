@@ -343,3 +343,366 @@ def _clamp_aval(lo: ShapedArray, x: ShapedArray, hi: ShapedArray) -> ShapedArray
 
 
 clamp_p = Primitive("clamp", _clamp_impl, _clamp_aval, weak=lambda lo, x, hi: x)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Differentiation rules (JVP for every primitive; transpose for the linear ones)
+# ---------------------------------------------------------------------------------------------------
+
+from ..core.array import Array  # noqa: E402  (rules below use concrete constants)
+from ..core.trace import aval_of  # noqa: E402
+from ..transforms.ad import (  # noqa: E402
+    Zero,
+    add_tangents,
+    defjvp,
+    defjvp_zero,
+    deflinear,
+    instantiate,
+    is_undefined,
+    tangent_aval,
+)
+
+
+def _const(like: Any, value: float) -> Array:
+    """A 0-d constant of ``like``'s dtype (broadcasts against any operand in the binary primitives)."""
+    return Array(np.asarray(value, dtype=like.dtype)[()], False)
+
+
+def _unbroadcast(aval: ShapedArray, ct: Any) -> Any:
+    """Sum a cotangent over the dims that a binary op broadcast (rank-0 operands and size-1 dims)."""
+    from .reductions import reduce_sum_p
+    from .shape import reshape_p
+
+    if tuple(ct.shape) == tuple(aval.shape):
+        return ct
+    if aval.shape == ():
+        return reduce_sum_p.bind(ct, axes=tuple(range(ct.ndim)))
+    dims = tuple(i for i, (a, c) in enumerate(zip(aval.shape, ct.shape)) if a == 1 and c != 1)
+    summed = reduce_sum_p.bind(ct, axes=dims)
+    return reshape_p.bind(summed, new_sizes=tuple(aval.shape), dimensions=None, sharding=None)
+
+
+def _unary_jvp(prim: Primitive, derivative: Callable) -> None:
+    """JVP ``t * derivative(x, y)`` where ``y = prim(x)`` is reused (e.g. exp, tanh)."""
+
+    def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+        (x,), (t,) = primals, tangents
+        y = prim.bind(x, **params)
+        if type(t) is Zero:
+            return y, Zero(tangent_aval(aval_of(y)))
+        return y, mul_p.bind(t, derivative(x, y, **params))
+
+    prim.jvp = jvp
+
+
+_mul, _add, _sub, _div, _neg = mul_p.bind, add_p.bind, sub_p.bind, div_p.bind, neg_p.bind
+
+
+def _square(x: Any) -> Any:
+    return _mul(x, x)
+
+
+def _one_minus_square(x: Any) -> Any:
+    return _sub(_const(x, 1.0), _square(x))
+
+
+for _p in (
+    sign_p, floor_p, ceil_p, round_p, is_finite_p, not_p, and_p, or_p, xor_p, shift_left_p,
+    shift_right_logical_p, shift_right_arithmetic_p, eq_p, ne_p, lt_p, le_p, gt_p, ge_p, nextafter_p,
+    stop_gradient_p,
+):  # fmt: skip
+    defjvp_zero(_p)
+
+_unary_jvp(exp_p, lambda x, y: y)
+_unary_jvp(exp2_p, lambda x, y: _mul(y, _const(y, np.log(2.0))))
+_unary_jvp(log_p, lambda x, y: _div(_const(x, 1.0), x))
+_unary_jvp(log1p_p, lambda x, y: _div(_const(x, 1.0), _add(x, _const(x, 1.0))))
+_unary_jvp(expm1_p, lambda x, y: _add(y, _const(y, 1.0)))
+_unary_jvp(tanh_p, lambda x, y: _one_minus_square(y))
+_unary_jvp(logistic_p, lambda x, y: _mul(y, _sub(_const(y, 1.0), y)))
+_unary_jvp(sin_p, lambda x, y: cos_p.bind(x))
+_unary_jvp(cos_p, lambda x, y: _neg(sin_p.bind(x)))
+_unary_jvp(tan_p, lambda x, y: _add(_const(y, 1.0), _square(y)))
+_unary_jvp(asin_p, lambda x, y: rsqrt_p.bind(_one_minus_square(x)))
+_unary_jvp(acos_p, lambda x, y: _neg(rsqrt_p.bind(_one_minus_square(x))))
+_unary_jvp(atan_p, lambda x, y: _div(_const(x, 1.0), _add(_const(x, 1.0), _square(x))))
+_unary_jvp(sinh_p, lambda x, y: cosh_p.bind(x))
+_unary_jvp(cosh_p, lambda x, y: sinh_p.bind(x))
+_unary_jvp(asinh_p, lambda x, y: rsqrt_p.bind(_add(_square(x), _const(x, 1.0))))
+_unary_jvp(acosh_p, lambda x, y: rsqrt_p.bind(_mul(_sub(x, _const(x, 1.0)), _add(x, _const(x, 1.0)))))
+_unary_jvp(atanh_p, lambda x, y: _div(_const(x, 1.0), _one_minus_square(x)))
+_unary_jvp(sqrt_p, lambda x, y: _div(_const(y, 0.5), y))
+_unary_jvp(rsqrt_p, lambda x, y: _mul(_div(y, x), _const(y, -0.5)))
+_unary_jvp(cbrt_p, lambda x, y: _div(_mul(y, _const(y, 1.0 / 3.0)), x))
+_unary_jvp(erf_p, lambda x, y: _mul(_const(x, 2.0 / np.sqrt(np.pi)), exp_p.bind(_neg(_square(x)))))
+_unary_jvp(erfc_p, lambda x, y: _mul(_const(x, -2.0 / np.sqrt(np.pi)), exp_p.bind(_neg(_square(x)))))
+_unary_jvp(erf_inv_p, lambda x, y: _mul(_const(x, np.sqrt(np.pi) / 2.0), exp_p.bind(_square(y))))
+_unary_jvp(lgamma_p, lambda x, y: digamma_p.bind(x))
+_unary_jvp(abs_p, lambda x, y: sign_p.bind(x))
+
+
+def _integer_pow_derivative(x: Any, y: Any, *, y_exponent: int) -> Any:
+    if y_exponent == 0:
+        return _const(x, 0.0)
+    if y_exponent == 1:
+        return _const(x, 1.0)
+    return _mul(_const(x, float(y_exponent)), integer_pow_p.bind(x, y=y_exponent - 1))
+
+
+def _integer_pow_jvp(primals: list, tangents: list, *, y: int) -> tuple[Any, Any]:
+    (x,), (t,) = primals, tangents
+    out = integer_pow_p.bind(x, y=y)
+    if type(t) is Zero:
+        return out, Zero(tangent_aval(aval_of(out)))
+    return out, _mul(t, _integer_pow_derivative(x, out, y_exponent=y))
+
+
+integer_pow_p.jvp = _integer_pow_jvp
+
+
+def _convert_jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+    (x,), (t,) = primals, tangents
+    out = convert_element_type_p.bind(x, **params)
+    if type(t) is Zero or not dtypes.is_inexact(params["new_dtype"]):
+        return out, Zero(tangent_aval(aval_of(out)))
+    return out, convert_element_type_p.bind(t, **params)
+
+
+def _convert_transpose(ct: Any, x: Any, **params: Any) -> list:
+    return [
+        convert_element_type_p.bind(ct, new_dtype=x.aval.dtype, weak_type=x.aval.weak_type, sharding=None)
+    ]
+
+
+convert_element_type_p.jvp = _convert_jvp
+convert_element_type_p.transpose = _convert_transpose
+
+deflinear(neg_p, lambda ct, x: [_neg(ct)])
+deflinear(add_p, lambda ct, x, y: [_unbroadcast(x.aval, ct) if is_undefined(x) else None,
+                                   _unbroadcast(y.aval, ct) if is_undefined(y) else None])  # fmt: skip
+deflinear(sub_p, lambda ct, x, y: [_unbroadcast(x.aval, ct) if is_undefined(x) else None,
+                                   _unbroadcast(y.aval, _neg(ct)) if is_undefined(y) else None])  # fmt: skip
+
+
+def _mul_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
+    (x, y), (tx, ty) = primals, tangents
+    out = _mul(x, y)
+    total: Any = Zero(tangent_aval(aval_of(out)))
+    if type(tx) is not Zero:
+        total = _broadcast_to_out(_mul(tx, y), out)
+    if type(ty) is not Zero:
+        total = add_tangents(total, _broadcast_to_out(_mul(x, ty), out))
+    return out, total
+
+
+def _broadcast_to_out(t: Any, out: Any) -> Any:
+    """A tangent with the output's shape (a partial may be smaller when the other operand broadcast)."""
+    if tuple(t.shape) == tuple(out.shape):
+        return t
+    from .shape import broadcast_in_dim_p
+
+    if t.ndim == 0:
+        return broadcast_in_dim_p.bind(t, shape=tuple(out.shape), broadcast_dimensions=(), sharding=None)
+    return _mul(t, _ones_of(out))
+
+
+def _ones_of(out: Any) -> Any:
+    from .shape import broadcast_in_dim_p
+
+    return broadcast_in_dim_p.bind(
+        _const(out, 1.0), shape=tuple(out.shape), broadcast_dimensions=(), sharding=None
+    )
+
+
+def _mul_transpose(ct: Any, x: Any, y: Any) -> list:
+    if is_undefined(x) and is_undefined(y):
+        raise TypeError("mul of two linear values is not linear; this is a bug in a JVP rule.")
+    if is_undefined(x):
+        return [_unbroadcast(x.aval, _mul(ct, y)), None]
+    return [None, _unbroadcast(y.aval, _mul(x, ct))]
+
+
+mul_p.jvp = _mul_jvp
+mul_p.transpose = _mul_transpose
+
+
+def _div_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
+    (x, y), (tx, ty) = primals, tangents
+    out = _div(x, y)
+    total: Any = Zero(tangent_aval(aval_of(out)))
+    if type(tx) is not Zero:
+        total = _broadcast_to_out(_div(tx, y), out)
+    if type(ty) is not Zero:
+        total = add_tangents(total, _broadcast_to_out(_neg(_mul(ty, _div(out, y))), out))
+    return out, total
+
+
+def _div_transpose(ct: Any, x: Any, y: Any) -> list:
+    if is_undefined(y):
+        raise TypeError("div is linear only in its numerator; this is a bug in a JVP rule.")
+    return [_unbroadcast(x.aval, _div(ct, y)), None]
+
+
+div_p.jvp = _div_jvp
+div_p.transpose = _div_transpose
+
+
+def _full_out(f: Callable) -> Callable:
+    """Wrap a partial derivative so its result always has the output's (broadcast) shape."""
+
+    def partial(t: Any, x: Any, y: Any) -> Any:
+        out_shape = _binary_out_shape(x, y)
+        value = f(t, x, y)
+        if tuple(value.shape) != out_shape:
+            from .shape import broadcast_in_dim_p
+
+            if value.ndim == 0:
+                value = broadcast_in_dim_p.bind(
+                    value, shape=out_shape, broadcast_dimensions=(), sharding=None
+                )
+            else:
+                value = _mul(value, broadcast_in_dim_p.bind(
+                    _const(value, 1.0), shape=out_shape, broadcast_dimensions=(), sharding=None))  # fmt: skip
+        return value
+
+    return partial
+
+
+def _binary_out_shape(x: Any, y: Any) -> tuple:
+    return tuple(np.broadcast_shapes(tuple(x.shape), tuple(y.shape)))
+
+
+def _rem_partial_y(t: Any, x: Any, y: Any) -> Any:
+    quotient = _div(x, y)
+    return _mul(_neg(t), _mul(sign_p.bind(quotient), floor_p.bind(abs_p.bind(quotient))))
+
+
+defjvp(rem_p, _full_out(lambda t, x, y: t), _full_out(_rem_partial_y))
+
+
+def _pow_partial_x(t: Any, x: Any, y: Any) -> Any:
+    # y * x ** (y - 1), with 0 ** 0 handled as JAX does (derivative 0 where y == 0).
+    y_minus_1 = _sub(y, _const(y, 1.0))
+    d = _mul(y, pow_p.bind(x, y_minus_1))
+    d = select_n_p.bind(_full(eq_p.bind(y, _const(y, 0.0)), d), d, _zeros_like(d))
+    return _mul(t, d)
+
+
+def _pow_partial_y(t: Any, x: Any, y: Any) -> Any:
+    # x ** y * log(x), taken as 0 where x == 0 (JAX's convention).
+    out = pow_p.bind(x, y)
+    safe_x = select_n_p.bind(eq_p.bind(x, _const(x, 0.0)), x, _ones_like(x))
+    return _mul(t, _mul(out, log_p.bind(safe_x)))
+
+
+def _full(mask: Any, like: Any) -> Any:
+    """``mask`` broadcast to ``like``'s shape (select_n needs equal shapes)."""
+    if tuple(mask.shape) == tuple(like.shape):
+        return mask
+    from .shape import broadcast_in_dim_p
+
+    if mask.ndim == 0:
+        return broadcast_in_dim_p.bind(mask, shape=tuple(like.shape), broadcast_dimensions=(), sharding=None)
+    return and_p.bind(mask, broadcast_in_dim_p.bind(
+        Array(np.bool_(True)), shape=tuple(like.shape), broadcast_dimensions=(), sharding=None))  # fmt: skip
+
+
+def _zeros_like(v: Any) -> Any:
+    return _filled(v, 0.0)
+
+
+def _ones_like(v: Any) -> Any:
+    return _filled(v, 1.0)
+
+
+def _filled(v: Any, value: float) -> Any:
+    from .shape import broadcast_in_dim_p
+
+    return broadcast_in_dim_p.bind(
+        _const(v, value), shape=tuple(v.shape), broadcast_dimensions=(), sharding=None
+    )
+
+
+defjvp(pow_p, _full_out(_pow_partial_x), _full_out(_pow_partial_y))
+
+
+def _atan2_partial(sign: float) -> Callable:
+    def partial(t: Any, x: Any, y: Any) -> Any:
+        denominator = _add(_square(x), _square(y))
+        numerator = y if sign > 0 else _neg(x)
+        return _mul(t, _div(numerator, denominator))
+
+    return partial
+
+
+defjvp(atan2_p, _full_out(_atan2_partial(1.0)), _full_out(_atan2_partial(-1.0)))
+
+
+def _chooser_jvp(prim: Primitive) -> None:
+    def jvp(primals: list, tangents: list) -> tuple[Any, Any]:
+        (x, y), (tx, ty) = primals, tangents
+        out = prim.bind(x, y)
+        total: Any = Zero(tangent_aval(aval_of(out)))
+        for mine, other, t in ((x, y, tx), (y, x, ty)):
+            if type(t) is Zero:
+                continue
+            # The chosen operand gets the tangent; at a tie each operand gets half, as in JAX.
+            picked = eq_p.bind(mine, out)
+            tied = eq_p.bind(other, out)
+            weight = select_n_p.bind(
+                picked, _filled(out, 0.0), select_n_p.bind(tied, _filled(out, 1.0), _filled(out, 0.5))
+            )
+            total = add_tangents(total, _mul(_broadcast_to_out(t, out), weight))
+        return out, total
+
+    prim.jvp = jvp
+
+
+_chooser_jvp(max_p)
+_chooser_jvp(min_p)
+
+
+def _select_n_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
+    which, *cases = primals
+    case_tangents = tangents[1:]
+    out = select_n_p.bind(which, *cases)
+    if all(type(t) is Zero for t in case_tangents):
+        return out, Zero(tangent_aval(aval_of(out)))
+    return out, select_n_p.bind(which, *[instantiate(t) for t in case_tangents])
+
+
+def _select_n_transpose(ct: Any, which: Any, *cases: Any) -> list:
+    if is_undefined(which):
+        raise TypeError("select_n is not linear in its selector.")
+    zeros = _filled(ct, 0.0)
+    out = [None]
+    for i, case in enumerate(cases):
+        if is_undefined(case):
+            chosen = [zeros] * len(cases)
+            chosen[i] = ct
+            out.append(select_n_p.bind(which, *chosen))
+        else:
+            out.append(None)
+    return out
+
+
+select_n_p.jvp = _select_n_jvp
+select_n_p.transpose = _select_n_transpose
+
+
+def _clamp_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
+    (lo, x, hi), (tlo, tx, thi) = primals, tangents
+    out = clamp_p.bind(lo, x, hi)
+    total: Any = Zero(tangent_aval(aval_of(out)))
+    zeros = _filled(out, 0.0)
+    if type(tx) is not Zero:
+        inside = and_p.bind(gt_p.bind(x, lo), lt_p.bind(x, hi))
+        total = select_n_p.bind(inside, zeros, tx)
+    if type(tlo) is not Zero:
+        total = add_tangents(total, select_n_p.bind(lt_p.bind(x, lo), zeros, _broadcast_to_out(tlo, out)))
+    if type(thi) is not Zero:
+        total = add_tangents(total, select_n_p.bind(gt_p.bind(x, hi), zeros, _broadcast_to_out(thi, out)))
+    return out, total
+
+
+clamp_p.jvp = _clamp_jvp
