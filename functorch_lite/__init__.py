@@ -15,6 +15,8 @@ from .core.config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
 from .core.staging import ShapeDtypeStruct, eval_shape, make_jaxpr
 from .lax import stop_gradient
+from .primitives.custom_derivatives import custom_jvp, custom_vjp
+from .primitives.remat import checkpoint, remat
 from .transforms.autodiff import grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad, vjp
 
 __version__ = "0.1.0"
@@ -24,7 +26,10 @@ __all__ = [
     "ClosedJaxpr",
     "Jaxpr",
     "ShapeDtypeStruct",
+    "checkpoint",
     "config",
+    "custom_jvp",
+    "custom_vjp",
     "errors",
     "eval_jaxpr",
     "eval_shape",
@@ -39,6 +44,7 @@ __all__ = [
     "lax",
     "make_jaxpr",
     "numpy",
+    "remat",
     "stop_gradient",
     "tree",
     "tree_util",

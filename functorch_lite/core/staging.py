@@ -207,6 +207,15 @@ def abstractify(x: Any) -> ShapedArray:
     )
 
 
+def as_operand(x: Any) -> Any:
+    """Arrays and tracers pass through; Python scalars and NumPy arrays become Arrays (scalars weakly typed)."""
+    if isinstance(x, (Array, Tracer)):
+        return x
+    abstractify(x)  # raises the usual message for non-array arguments
+    dtype, weak = dtypes.dtype_and_weak(x)
+    return Array(np.array(x, dtype=dtype), weak)
+
+
 def argument_names(fun: Callable, args: tuple, kwargs: dict) -> list[str] | None:
     """Names of the positional and keyword arguments of ``fun`` (for messages), or None."""
     try:

@@ -31,11 +31,12 @@ _scalar_cache: dict = {}
 def _cached_scalar(dtype: np.dtype, kinds: str, python_type: type, value: Any) -> Any:
     """A 0-d array of ``dtype`` for a Python scalar, when NumPy 2's scalar promotion (NEP 50) agrees with
     JAX's weak types for it (else None). 0-d operands make ufuncs ~2x cheaper than Python scalars."""
+    kind = dtype.kind
+    if kind not in kinds or (python_type is float and kind not in "fc"):
+        return None
     key = (dtype, python_type, value)
     cached = _scalar_cache.get(key)
     if cached is None:
-        if dtype.kind not in kinds or (python_type is float and dtype.kind not in "fc"):
-            return None
         if len(_scalar_cache) > 4096:
             _scalar_cache.clear()
         cached = _scalar_cache[key] = np.asarray(value, dtype=dtype)  # OverflowError like JAX for big ints

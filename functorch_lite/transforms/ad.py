@@ -297,15 +297,21 @@ def is_undefined(x: Any) -> bool:
     return type(x) is UndefinedPrimal
 
 
-def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], cotangents: Sequence[Any]) -> list:
-    """Transpose ``jaxpr`` (linear in its invars) at ``cotangents`` of its outputs.
+def backward_pass(
+    jaxpr: Jaxpr, consts: Sequence[Any], cotangents: Sequence[Any], args: Sequence[Any] | None = None
+) -> list:
+    """Transpose ``jaxpr`` at ``cotangents`` of its outputs.
 
-    Equations with no linear input (e.g. a recomputed forward pass under ``checkpoint``) are evaluated
-    first; then the linear ones are transposed in reverse order, accumulating cotangents by addition.
-    Returns one cotangent (possibly a symbolic Zero) per invar.
+    ``args`` gives, per invar, an ``UndefinedPrimal`` (a linear input, the default for all) or a value (a
+    non-linear input, e.g. the saved inputs of a ``checkpoint``). Equations with no linear input (a
+    recomputed forward pass) are evaluated first; then the linear ones are transposed in reverse order,
+    accumulating cotangents by addition. Returns one cotangent (possibly a symbolic Zero) per invar.
     """
-    linear: set[Var] = set(jaxpr.invars)
+    if args is None:
+        args = [UndefinedPrimal(v.aval) for v in jaxpr.invars]
+    linear: set[Var] = {v for v, a in zip(jaxpr.invars, args) if is_undefined(a)}
     values: dict[Var, Any] = dict(zip(jaxpr.constvars, consts))
+    values.update((v, a) for v, a in zip(jaxpr.invars, args) if not is_undefined(a))
     linear_eqns = []
     for eqn in jaxpr.eqns:
         if any(type(v) is Var and v in linear for v in eqn.invars):
@@ -339,7 +345,7 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence[Any], cotangents: Sequence[Any]
         cts_in = eqn.primitive.transpose(ct_arg, *ins, **eqn.params)
         for v, ct in zip(eqn.invars, cts_in):
             write(v, ct)
-    return [cts.get(v, Zero(v.aval)) for v in jaxpr.invars]
+    return [cts.get(v, Zero(v.aval)) if v in linear else None for v in jaxpr.invars]
 
 
 def _read(values: dict, v: Any) -> Any:
