@@ -18,6 +18,7 @@ from .lax import stop_gradient
 from .primitives.custom_derivatives import custom_jvp, custom_vjp
 from .primitives.remat import checkpoint, remat
 from .transforms.autodiff import grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad, vjp
+from .transforms.vmap import vmap
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,7 @@ __all__ = [
     "linearize",
     "value_and_grad",
     "vjp",
+    "vmap",
     "lax",
     "make_jaxpr",
     "numpy",

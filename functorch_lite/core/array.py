@@ -29,7 +29,6 @@ class Array(metaclass=abc.ABCMeta):  # noqa: B024  (ABC only so tracers register
 
     __slots__ = ("_value", "_weak", "__weakref__")
     __array_priority__ = 1000
-    __array_ufunc__ = None  # numpy defers to our reflected operators: np_array + Array -> Array
 
     def __init__(self, value: Any, weak_type: bool = False):
         self._value = value

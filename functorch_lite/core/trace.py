@@ -297,7 +297,6 @@ class Tracer:
 
     __slots__ = ("_trace", "__weakref__")
     __array_priority__ = 1000
-    __array_ufunc__ = None  # make numpy defer to our reflected operators
 
     aval: ShapedArray
 

@@ -706,3 +706,67 @@ def _clamp_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
 
 
 clamp_p.jvp = _clamp_jvp
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching rules
+# ---------------------------------------------------------------------------------------------------
+
+from ..transforms.batching import bdim_at_front, broadcasting, vectorized  # noqa: E402
+
+for _p in (
+    neg_p, sign_p, floor_p, ceil_p, round_p, is_finite_p, exp_p, exp2_p, log_p, log1p_p, expm1_p, tanh_p,
+    logistic_p, sin_p, cos_p, tan_p, asin_p, acos_p, atan_p, sinh_p, cosh_p, asinh_p, acosh_p, atanh_p,
+    sqrt_p, rsqrt_p, cbrt_p, erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p, not_p, abs_p, stop_gradient_p,
+    integer_pow_p, convert_element_type_p,
+):  # fmt: skip
+    vectorized(_p)
+
+for _p in (
+    add_p, sub_p, mul_p, div_p, rem_p, pow_p, atan2_p, max_p, min_p, nextafter_p, and_p, or_p, xor_p,
+    shift_left_p, shift_right_logical_p, shift_right_arithmetic_p, eq_p, ne_p, lt_p, le_p, gt_p, ge_p,
+):  # fmt: skip
+    broadcasting(_p)
+
+
+def _select_n_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, Any]:
+    which, *cases = vals
+    which_dim, *case_dims = dims
+    # Cases share one shape: put every batched case's batch first and materialise the others.
+    if any(d is not None for d in case_dims):
+        cases = [bdim_at_front(c, d, axis_size) for c, d in zip(cases, case_dims)]
+    elif which_dim is not None:
+        cases = [bdim_at_front(c, None, axis_size) for c in cases]
+    shape = tuple(cases[0].shape)
+    if which_dim is None:
+        if which.ndim:  # same shape as an unbatched case: add the batch dim by broadcasting
+            which = bdim_at_front(which, None, axis_size)
+    else:
+        which = bdim_at_front(which, which_dim, axis_size)
+        if which.ndim != len(shape):  # a scalar selector per batch element: broadcast over the case shape
+            from .shape import broadcast_in_dim_p
+
+            which = broadcast_in_dim_p.bind(which, shape=shape, broadcast_dimensions=(0,), sharding=None)
+    return select_n_p.bind(which, *cases), 0
+
+
+def _clamp_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, Any]:
+    lo, x, hi = vals
+    lo_d, x_d, hi_d = dims
+    x = bdim_at_front(x, x_d, axis_size)
+    bounds = []
+    for b, d in ((lo, lo_d), (hi, hi_d)):
+        if d is None and b.ndim == 0:
+            bounds.append(b)
+            continue
+        b = bdim_at_front(b, d, axis_size)
+        if b.ndim != x.ndim:
+            from .shape import broadcast_in_dim_p
+
+            b = broadcast_in_dim_p.bind(b, shape=tuple(x.shape), broadcast_dimensions=(0,), sharding=None)
+        bounds.append(b)
+    return clamp_p.bind(bounds[0], x, bounds[1]), 0
+
+
+select_n_p.batch = _select_n_batch
+clamp_p.batch = _clamp_batch

@@ -554,3 +554,288 @@ scatter_add_p = _scatter("scatter-add", np.add)
 scatter_mul_p = _scatter("scatter-mul", np.multiply)
 scatter_min_p = _scatter("scatter-min", np.minimum)
 scatter_max_p = _scatter("scatter-max", np.maximum)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Differentiation rules
+# ---------------------------------------------------------------------------------------------------
+#
+# gather, scatter-add and scatter (set) are linear in their array operands; their JVPs apply the primitive
+# to the tangents and they have transpose rules. scatter-mul/min/max have JVP rules only. Indices never get
+# a tangent (their tangent type is float0).
+
+from ..core.array import Array  # noqa: E402  (rules below build constants)
+from ..core.trace import aval_of  # noqa: E402
+from ..transforms.ad import Zero, add_tangents, is_undefined, tangent_aval  # noqa: E402
+from . import elementwise as _ew  # noqa: E402
+from . import shape as _sh  # noqa: E402
+
+
+def _aval(x: Any) -> ShapedArray:
+    """The type of an argument of a transpose rule (an UndefinedPrimal or a value)."""
+    return x.aval if is_undefined(x) else aval_of(x)
+
+
+def _filled(shape: Sequence[int], dtype: Any, value: Any) -> Any:
+    """An array of ``shape`` filled with ``value``: a 0-d constant broadcast with ``broadcast_in_dim``."""
+    const = Array(np.asarray(value, dtype=dtype)[()], False)
+    if not tuple(shape):
+        return const
+    return _sh.broadcast_in_dim_p.bind(const, shape=tuple(shape), broadcast_dimensions=(), sharding=None)
+
+
+def _zero_tangent(out: Any) -> Zero:
+    return Zero(tangent_aval(aval_of(out)))
+
+
+def _materialize(t: Any) -> Any:
+    """A tangent with symbolic zeros made concrete (as a broadcast constant of the tangent's type)."""
+    return _filled(t.aval.shape, t.aval.dtype, 0) if type(t) is Zero else t
+
+
+def _scatter_dnums_of(dn: GatherDimensionNumbers) -> ScatterDimensionNumbers:
+    """The scatter that puts each slice a gather reads back where it came from."""
+    return ScatterDimensionNumbers(
+        update_window_dims=tuple(dn.offset_dims),
+        inserted_window_dims=tuple(dn.collapsed_slice_dims),
+        scatter_dims_to_operand_dims=tuple(dn.start_index_map),
+        operand_batching_dims=tuple(dn.operand_batching_dims),
+        scatter_indices_batching_dims=tuple(dn.start_indices_batching_dims),
+    )
+
+
+def _gather_dnums_of(dn: ScatterDimensionNumbers) -> GatherDimensionNumbers:
+    """The gather that reads, for each update element, the operand element a scatter writes it to."""
+    return GatherDimensionNumbers(
+        offset_dims=tuple(dn.update_window_dims),
+        collapsed_slice_dims=tuple(dn.inserted_window_dims),
+        start_index_map=tuple(dn.scatter_dims_to_operand_dims),
+        operand_batching_dims=tuple(dn.operand_batching_dims),
+        start_indices_batching_dims=tuple(dn.scatter_indices_batching_dims),
+    )
+
+
+def _gather_like_scatter(
+    x: Any, indices: Any, updates_shape: Sequence[int], fill_value: Any, params: dict
+) -> Any:
+    """Gather from ``x`` (of the operand's shape) the element each update of a scatter with ``params`` targets;
+    the result has the updates' shape. Update windows a scatter would drop read ``fill_value``."""
+    dn = params["dimension_numbers"]
+    dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
+    window_sizes = iter(updates_shape[d] for d in dn.update_window_dims)
+    slice_sizes = tuple(1 if d in dropped else next(window_sizes) for d in range(x.ndim))
+    return gather_p.bind(
+        x,
+        indices,
+        dimension_numbers=_gather_dnums_of(dn),
+        slice_sizes=slice_sizes,
+        indices_are_sorted=params["indices_are_sorted"],
+        unique_indices=params["unique_indices"],
+        mode=params["mode"],
+        fill_value=fill_value,
+    )
+
+
+# -- gather -------------------------------------------------------------------------------------------
+
+
+def _gather_jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+    operand, indices = primals
+    t = tangents[0]
+    out = gather_p.bind(operand, indices, **params)
+    if type(t) is Zero:
+        return out, _zero_tangent(out)
+    # Out-of-bounds slices read the fill value, a constant: their tangent is zero.
+    return out, gather_p.bind(t, indices, **{**params, "fill_value": 0})
+
+
+def _gather_transpose(
+    ct: Any,
+    operand: Any,
+    indices: Any,
+    *,
+    dimension_numbers: GatherDimensionNumbers,
+    slice_sizes: tuple[int, ...],
+    indices_are_sorted: bool = False,
+    unique_indices: bool = False,
+    mode: Any = None,
+    fill_value: Any = None,
+) -> list:
+    if is_undefined(indices):
+        raise TypeError("gather is not linear in its indices; this is a bug in a JVP rule.")
+    if not is_undefined(operand) or type(ct) is Zero:
+        return [None, None]
+    zeros = _filled(operand.aval.shape, operand.aval.dtype, 0)
+    operand_ct = scatter_add_p.bind(
+        zeros,
+        indices,
+        ct,
+        dimension_numbers=_scatter_dnums_of(dimension_numbers),
+        indices_are_sorted=indices_are_sorted,
+        unique_indices=unique_indices,
+        mode=mode,
+        update_jaxpr=None,
+        update_consts=(),
+    )
+    return [operand_ct, None]
+
+
+gather_p.jvp = _gather_jvp
+gather_p.transpose = _gather_transpose
+
+
+# -- scatter-add --------------------------------------------------------------------------------------
+
+
+def _scatter_add_jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+    operand, indices, updates = primals
+    t_operand, _, t_updates = tangents
+    out = scatter_add_p.bind(operand, indices, updates, **params)
+    if type(t_updates) is Zero:
+        return out, t_operand if type(t_operand) is not Zero else _zero_tangent(out)
+    return out, scatter_add_p.bind(_materialize(t_operand), indices, t_updates, **params)
+
+
+def _scatter_add_transpose(ct: Any, operand: Any, indices: Any, updates: Any, **params: Any) -> list:
+    if is_undefined(indices):
+        raise TypeError("scatter-add is not linear in its indices; this is a bug in a JVP rule.")
+    if type(ct) is Zero:
+        return [None, None, None]
+    operand_ct = ct if is_undefined(operand) else None
+    updates_ct = None
+    if is_undefined(updates):
+        updates_ct = _gather_like_scatter(ct, indices, updates.aval.shape, 0, params)
+    return [operand_ct, None, updates_ct]
+
+
+scatter_add_p.jvp = _scatter_add_jvp
+scatter_add_p.transpose = _scatter_add_transpose
+
+
+# -- scatter (set) ------------------------------------------------------------------------------------
+
+
+def _scatter_jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+    # Which update lands where (and which of repeated indices wins) does not depend on the values, so the
+    # tangent is the same scatter applied to the tangents: linear in (operand, updates) jointly.
+    operand, indices, updates = primals
+    t_operand, _, t_updates = tangents
+    out = scatter_p.bind(operand, indices, updates, **params)
+    if type(t_operand) is Zero and type(t_updates) is Zero:
+        return out, _zero_tangent(out)
+    return out, scatter_p.bind(_materialize(t_operand), indices, _materialize(t_updates), **params)
+
+
+def _scatter_winners(
+    operand_shape: Sequence[int], indices: Any, updates_shape: Sequence[int], params: dict
+) -> Any:
+    """A boolean mask over the updates: True for the update element that wins its operand position (the
+    last of repeated indices), False for overwritten or dropped ones. Computed by scattering update ids."""
+    size = int(np.prod(updates_shape, dtype=np.int64))
+    id_dtype = np.int32 if size < np.iinfo(np.int32).max else np.int64
+    ids = _sh.iota_p.bind(dtype=np.dtype(id_dtype), shape=(size,), dimension=0, sharding=None)
+    ids = _ew.add_p.bind(ids, Array(np.asarray(1, dtype=id_dtype)[()], False))  # 0 marks "no update"
+    ids = _sh.reshape_p.bind(ids, new_sizes=tuple(updates_shape), dimensions=None, sharding=None)
+    placed = scatter_p.bind(_filled(operand_shape, id_dtype, 0), indices, ids, **params)
+    landed = _gather_like_scatter(placed, indices, updates_shape, 0, params)
+    return _ew.eq_p.bind(landed, ids)
+
+
+def _scatter_transpose(ct: Any, operand: Any, indices: Any, updates: Any, **params: Any) -> list:
+    if is_undefined(indices):
+        raise TypeError("scatter is not linear in its indices; this is a bug in a JVP rule.")
+    if type(ct) is Zero:
+        return [None, None, None]
+    updates_aval = _aval(updates)
+    operand_ct = updates_ct = None
+    if is_undefined(operand):
+        # Every position some update writes is overwritten: the operand's cotangent is zero there.
+        zeros = _filled(updates_aval.shape, ct.dtype, 0)
+        operand_ct = scatter_p.bind(ct, indices, zeros, **params)
+    if is_undefined(updates):
+        gathered = _gather_like_scatter(ct, indices, updates_aval.shape, 0, params)
+        won = _scatter_winners(_aval(operand).shape, indices, updates_aval.shape, params)
+        updates_ct = _ew.select_n_p.bind(won, _filled(updates_aval.shape, ct.dtype, 0), gathered)
+    return [operand_ct, None, updates_ct]
+
+
+scatter_p.jvp = _scatter_jvp
+scatter_p.transpose = _scatter_transpose
+
+
+# -- scatter-mul ----------------------------------------------------------------------------------------
+
+
+def _scatter_mul_jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+    # out[p] = x[p] * prod_k y_k over the updates k landing on p. Product rule:
+    #   d out[p] = tx[p] * prod_k y_k + x[p] * sum_k ty_k * prod_{j != k} y_j.
+    # prod_{j != k} y_j is computed without dividing by zero from the product P of the nonzero updates at p
+    # and their number of zeros Z: P / y_k if y_k != 0 and Z == 0; P if y_k == 0 and Z == 1; else 0.
+    x, indices, y = primals
+    tx, _, ty = tangents
+    out = scatter_mul_p.bind(x, indices, y, **params)
+    total: Any = _zero_tangent(out)
+    if type(tx) is Zero and type(ty) is Zero:
+        return out, total
+    ones_x = _filled(x.shape, x.dtype, 1)
+    if type(tx) is not Zero:
+        total = _ew.mul_p.bind(tx, scatter_mul_p.bind(ones_x, indices, y, **params))
+    if type(ty) is not Zero:
+        zeros_y, ones_y = _filled(y.shape, y.dtype, 0), _filled(y.shape, y.dtype, 1)
+        is_zero = _ew.eq_p.bind(y, zeros_y)
+        safe_y = _ew.select_n_p.bind(is_zero, y, ones_y)
+        nonzero_product = scatter_mul_p.bind(ones_x, indices, safe_y, **params)
+        zero_count = scatter_add_p.bind(
+            _filled(x.shape, x.dtype, 0), indices, _ew.select_n_p.bind(is_zero, zeros_y, ones_y), **params
+        )
+        product_at = _gather_like_scatter(nonzero_product, indices, y.shape, 1, params)
+        count_at = _gather_like_scatter(zero_count, indices, y.shape, 0, params)
+        if_nonzero = _ew.select_n_p.bind(
+            _ew.eq_p.bind(count_at, zeros_y), zeros_y, _ew.div_p.bind(product_at, safe_y)
+        )
+        if_zero = _ew.select_n_p.bind(_ew.eq_p.bind(count_at, ones_y), zeros_y, product_at)
+        others = _ew.select_n_p.bind(is_zero, if_nonzero, if_zero)
+        summed = scatter_add_p.bind(
+            _filled(x.shape, x.dtype, 0), indices, _ew.mul_p.bind(ty, others), **params
+        )
+        total = add_tangents(total, _ew.mul_p.bind(x, summed))
+    return out, total
+
+
+scatter_mul_p.jvp = _scatter_mul_jvp
+
+
+# -- scatter-min / scatter-max -------------------------------------------------------------------------
+
+
+def _scatter_extremum_jvp(prim: Primitive) -> Callable:
+    def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+        # The output takes the tangent of the element (operand or update) that won; ties share it equally.
+        x, indices, y = primals
+        tx, _, ty = tangents
+        out = prim.bind(x, indices, y, **params)
+        if type(tx) is Zero and type(ty) is Zero:
+            return out, _zero_tangent(out)
+        zeros_x, ones_x = _filled(x.shape, x.dtype, 0), _filled(x.shape, x.dtype, 1)
+        zeros_y, ones_y = _filled(y.shape, y.dtype, 0), _filled(y.shape, y.dtype, 1)
+        x_won = _ew.eq_p.bind(x, out)
+        # A dropped update reads the fill value (NaN) here, so it never wins.
+        y_won = _ew.eq_p.bind(y, _gather_like_scatter(out, indices, y.shape, None, params))
+        count = _ew.add_p.bind(
+            _ew.select_n_p.bind(x_won, zeros_x, ones_x),
+            scatter_add_p.bind(zeros_x, indices, _ew.select_n_p.bind(y_won, zeros_y, ones_y), **params),
+        )
+        count = _ew.max_p.bind(count, ones_x)
+        total: Any = _zero_tangent(out)
+        if type(tx) is not Zero:
+            total = _ew.select_n_p.bind(x_won, zeros_x, tx)
+        if type(ty) is not Zero:
+            chosen = _ew.select_n_p.bind(y_won, zeros_y, ty)
+            total = add_tangents(total, scatter_add_p.bind(zeros_x, indices, chosen, **params))
+        return out, _ew.div_p.bind(total, count)
+
+    return jvp
+
+
+scatter_min_p.jvp = _scatter_extremum_jvp(scatter_min_p)
+scatter_max_p.jvp = _scatter_extremum_jvp(scatter_max_p)

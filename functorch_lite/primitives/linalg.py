@@ -152,3 +152,84 @@ def _dot_general_printed_params(params: dict) -> dict:
 
 
 param_printers["dot_general"] = _dot_general_printed_params
+
+
+# ---------------------------------------------------------------------------------------------------
+# Differentiation rules
+# ---------------------------------------------------------------------------------------------------
+#
+# dot_general is bilinear: its JVP is dot(tx, y) + dot(x, ty), and its transpose with respect to either
+# operand is another dot_general of the cotangent with the other operand, followed by a transpose that puts
+# the result's dims back in the operand's order.
+
+from ..core.trace import aval_of  # noqa: E402
+from ..transforms.ad import Zero, add_tangents, is_undefined, tangent_aval  # noqa: E402
+from .elementwise import convert_element_type_p  # noqa: E402
+from .shape import transpose_p  # noqa: E402
+
+
+def _dot_general_jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+    (x, y), (tx, ty) = primals, tangents
+    out = dot_general_p.bind(x, y, **params)
+    total: Any = Zero(tangent_aval(aval_of(out)))
+    if type(tx) is not Zero:
+        total = dot_general_p.bind(tx, y, **params)
+    if type(ty) is not Zero:
+        total = add_tangents(total, dot_general_p.bind(x, ty, **params))
+    return out, total
+
+
+def _restore_operand(result: Any, dims_held: Sequence[int], aval: ShapedArray) -> Any:
+    """``result``'s axis ``k`` holds the operand's dim ``dims_held[k]``: permute it into the operand's order
+    and cast it to the operand's dtype (they differ when ``preferred_element_type`` widened the product)."""
+    permutation = tuple(int(k) for k in np.argsort(dims_held))
+    if permutation != tuple(range(len(permutation))):
+        result = transpose_p.bind(result, permutation=permutation)
+    if result.dtype != aval.dtype:
+        result = convert_element_type_p.bind(
+            result, new_dtype=aval.dtype, weak_type=aval.weak_type, sharding=None
+        )
+    return result
+
+
+def _dot_general_transpose(
+    ct: Any,
+    x: Any,
+    y: Any,
+    *,
+    dimension_numbers: DotDimensionNumbers,
+    precision: Any = None,
+    preferred_element_type: Any = None,
+) -> list:
+    if is_undefined(x) and is_undefined(y):
+        raise TypeError("dot_general of two linear values is not linear; this is a bug in a JVP rule.")
+    if type(ct) is Zero:
+        return [None, None]
+    (xc, yc), (xb, yb) = dimension_numbers
+    x_aval = x.aval if is_undefined(x) else aval_of(x)
+    y_aval = y.aval if is_undefined(y) else aval_of(y)
+    x_kept = _free_dims(x_aval.ndim, xc, xb)
+    y_kept = _free_dims(y_aval.ndim, yc, yb)
+    # ct's dims: batch, x's kept dims, y's kept dims.
+    nb = len(xb)
+    ct_batch = tuple(range(nb))
+    ct_x_kept = tuple(range(nb, nb + len(x_kept)))
+    ct_y_kept = tuple(range(nb + len(x_kept), nb + len(x_kept) + len(y_kept)))
+    params = dict(precision=precision, preferred_element_type=preferred_element_type)
+    if is_undefined(x):
+        # dot(ct, y) over y's kept dims: dims (batch, x kept, y's contracting dims in y's order).
+        product = dot_general_p.bind(
+            ct, y, dimension_numbers=((ct_y_kept, tuple(y_kept)), (ct_batch, tuple(yb))), **params
+        )
+        by_y = [xc[j] for j in np.argsort(yc)]
+        return [_restore_operand(product, list(xb) + x_kept + by_y, x_aval), None]
+    # dot(x, ct) over x's kept dims: dims (batch, x's contracting dims in x's order, y kept).
+    product = dot_general_p.bind(
+        x, ct, dimension_numbers=((tuple(x_kept), ct_x_kept), (tuple(xb), ct_batch)), **params
+    )
+    by_x = [yc[j] for j in np.argsort(xc)]
+    return [None, _restore_operand(product, list(yb) + by_x + y_kept, y_aval)]
+
+
+dot_general_p.jvp = _dot_general_jvp
+dot_general_p.transpose = _dot_general_transpose

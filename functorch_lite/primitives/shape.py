@@ -296,3 +296,185 @@ def _iota_aval(dtype: np.dtype, shape: tuple[int, ...], dimension: int, sharding
 
 
 iota_p = Primitive("iota", _iota_impl, _iota_aval, weak="never")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Differentiation rules
+# ---------------------------------------------------------------------------------------------------
+
+from ..core.array import Array  # noqa: E402  (rules below use concrete constants)
+from ..core.trace import aval_of  # noqa: E402
+from ..transforms.ad import Zero, defjvp_zero, deflinear, instantiate, is_undefined, tangent_aval  # noqa: E402
+
+
+def _zero_scalar(dtype: np.dtype) -> Array:
+    return Array(np.zeros((), dtype=dtype)[()], False)
+
+
+def _zeros(shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    return broadcast_in_dim_p.bind(
+        _zero_scalar(dtype), shape=tuple(shape), broadcast_dimensions=(), sharding=None
+    )
+
+
+def _shape_of(v: Any) -> tuple[int, ...]:
+    return tuple(v.aval.shape) if is_undefined(v) else tuple(aval_of(v).shape)
+
+
+def _broadcast_in_dim_transpose(
+    ct: Any, x: Any, *, shape: tuple[int, ...], broadcast_dimensions: tuple[int, ...], sharding: Any = None
+) -> list:
+    # Sum over the new dims and over the dims expanded from size 1, then restore the size-1 dims.
+    in_shape = tuple(x.aval.shape)
+    summed = {d for d in range(len(shape)) if d not in broadcast_dimensions}
+    summed |= {dst for src, dst in enumerate(broadcast_dimensions) if in_shape[src] == 1 and shape[dst] != 1 and False}
+    from .reductions import reduce_sum_p
+
+    out = reduce_sum_p.bind(ct, axes=tuple(sorted(summed))) if summed else ct
+    if tuple(out.shape) != in_shape:
+        out = reshape_p.bind(out, new_sizes=in_shape, dimensions=None, sharding=None)
+    return [out]
+
+
+deflinear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
+
+
+def _reshape_transpose(
+    ct: Any, x: Any, *, new_sizes: tuple[int, ...], dimensions: Any = None, sharding: Any = None
+) -> list:
+    in_shape = tuple(x.aval.shape)
+    if dimensions is None:
+        return [reshape_p.bind(ct, new_sizes=in_shape, dimensions=None, sharding=None)]
+    permuted = tuple(in_shape[d] for d in dimensions)
+    back = reshape_p.bind(ct, new_sizes=permuted, dimensions=None, sharding=None)
+    return [transpose_p.bind(back, permutation=tuple(int(i) for i in np.argsort(dimensions)))]
+
+
+deflinear(reshape_p, _reshape_transpose)
+deflinear(
+    transpose_p,
+    lambda ct, x, permutation: [
+        transpose_p.bind(ct, permutation=tuple(int(i) for i in np.argsort(permutation)))
+    ],
+)
+deflinear(
+    squeeze_p,
+    lambda ct, x, dimensions: [
+        reshape_p.bind(ct, new_sizes=tuple(x.aval.shape), dimensions=None, sharding=None)
+    ],
+)
+deflinear(rev_p, lambda ct, x, dimensions: [rev_p.bind(ct, dimensions=dimensions)])
+
+
+def _slice_transpose(
+    ct: Any, x: Any, *, start_indices: tuple, limit_indices: tuple, strides: Any = None
+) -> list:
+    # Scatter the cotangent back into zeros: pad before the start, between strided elements, and after
+    # the last element taken.
+    in_shape = tuple(x.aval.shape)
+    strides = strides or (1,) * len(in_shape)
+    config = []
+    for d, start, n, stride in zip(in_shape, start_indices, ct.shape, strides):
+        end = start + (n - 1) * stride + 1 if n else start
+        config.append((int(start), int(d - end), int(stride - 1)))
+    return [pad_p.bind(ct, _zero_scalar(ct.dtype), padding_config=tuple(config))]
+
+
+deflinear(slice_p, _slice_transpose)
+
+
+def _pad_transpose(ct: Any, x: Any, padding_value: Any, *, padding_config: tuple) -> list:
+    from . import elementwise as ew
+    from .reductions import reduce_sum_p
+
+    # Undo lo/hi (a negative one cropped elements of x, whose cotangent is zero: pad those back), then
+    # take every (interior + 1)-th element.
+    unpadded = pad_p.bind(
+        ct, _zero_scalar(ct.dtype), padding_config=tuple((-lo, -hi, 0) for lo, hi, _ in padding_config)
+    )
+    ct_x = slice_p.bind(
+        unpadded,
+        start_indices=(0,) * ct.ndim,
+        limit_indices=tuple(unpadded.shape),
+        strides=tuple(interior + 1 for _, _, interior in padding_config),
+    )
+    ct_value = None
+    if is_undefined(padding_value):
+        # Every output element that is not an element of x is the padding value.
+        everything = tuple(range(ct.ndim))
+        ct_value = ew.sub_p.bind(
+            reduce_sum_p.bind(ct, axes=everything), reduce_sum_p.bind(ct_x, axes=everything)
+        )
+    return [ct_x if is_undefined(x) else None, ct_value]
+
+
+deflinear(pad_p, _pad_transpose)
+
+
+def _concatenate_transpose(ct: Any, *xs: Any, dimension: int) -> list:
+    out = []
+    offset = 0
+    for x in xs:
+        size = _shape_of(x)[dimension]
+        if is_undefined(x):
+            starts = [0] * ct.ndim
+            limits = list(ct.shape)
+            starts[dimension], limits[dimension] = offset, offset + size
+            out.append(
+                slice_p.bind(ct, start_indices=tuple(starts), limit_indices=tuple(limits), strides=None)
+            )
+        else:
+            out.append(None)
+        offset += size
+    return out
+
+
+deflinear(concatenate_p, _concatenate_transpose)
+
+
+def _dynamic_slice_jvp(primals: list, tangents: list, *, slice_sizes: tuple[int, ...]) -> tuple[Any, Any]:
+    x, *starts = primals
+    out = dynamic_slice_p.bind(x, *starts, slice_sizes=slice_sizes)
+    if type(tangents[0]) is Zero:
+        return out, Zero(tangent_aval(aval_of(out)))
+    return out, dynamic_slice_p.bind(tangents[0], *starts, slice_sizes=slice_sizes)
+
+
+def _dynamic_slice_transpose(ct: Any, x: Any, *starts: Any, slice_sizes: tuple[int, ...]) -> list:
+    if any(is_undefined(s) for s in starts):
+        raise TypeError("dynamic_slice is not linear in its start indices; this is a bug in a JVP rule.")
+    zeros = _zeros(tuple(x.aval.shape), ct.dtype)
+    return [dynamic_update_slice_p.bind(zeros, ct, *starts)] + [None] * len(starts)
+
+
+dynamic_slice_p.jvp = _dynamic_slice_jvp
+dynamic_slice_p.transpose = _dynamic_slice_transpose
+
+
+def _dynamic_update_slice_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
+    x, update, *starts = primals
+    tx, tu = tangents[:2]
+    out = dynamic_update_slice_p.bind(x, update, *starts)
+    if type(tx) is Zero and type(tu) is Zero:
+        return out, Zero(tangent_aval(aval_of(out)))
+    return out, dynamic_update_slice_p.bind(instantiate(tx), instantiate(tu), *starts)
+
+
+def _dynamic_update_slice_transpose(ct: Any, x: Any, update: Any, *starts: Any) -> list:
+    if any(is_undefined(s) for s in starts):
+        raise TypeError(
+            "dynamic_update_slice is not linear in its start indices; this is a bug in a JVP rule."
+        )
+    update_shape = _shape_of(update)
+    ct_x = ct_update = None
+    if is_undefined(x):  # the overwritten window gets nothing
+        ct_x = dynamic_update_slice_p.bind(ct, _zeros(update_shape, ct.dtype), *starts)
+    if is_undefined(update):
+        ct_update = dynamic_slice_p.bind(ct, *starts, slice_sizes=update_shape)
+    return [ct_x, ct_update] + [None] * len(starts)
+
+
+dynamic_update_slice_p.jvp = _dynamic_update_slice_jvp
+dynamic_update_slice_p.transpose = _dynamic_update_slice_transpose
+
+defjvp_zero(iota_p)

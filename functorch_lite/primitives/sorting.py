@@ -61,3 +61,58 @@ sort_p = Primitive(
     multiple_results=True,
     weak=lambda *weak_flags, **params: list(weak_flags),
 )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Differentiation rules
+# ---------------------------------------------------------------------------------------------------
+
+from typing import Any  # noqa: E402
+
+from ..core.trace import aval_of  # noqa: E402
+from ..transforms.ad import Zero, tangent_aval  # noqa: E402
+from .indexing import GatherDimensionNumbers, GatherScatterMode, gather_p  # noqa: E402
+from .shape import iota_p, reshape_p  # noqa: E402
+
+
+def _take_along(x: Any, perm: Any, dimension: int) -> Any:
+    """``x`` reordered along ``dimension`` by the integer array ``perm`` (``take_along_axis``), as a gather
+    whose other dims are batching dims (so its transpose is a scatter-add with the same pairing)."""
+    others = tuple(d for d in range(x.ndim) if d != dimension)
+    indices = reshape_p.bind(perm, new_sizes=tuple(perm.shape) + (1,), dimensions=None, sharding=None)
+    return gather_p.bind(
+        x,
+        indices,
+        dimension_numbers=GatherDimensionNumbers(
+            offset_dims=(),
+            collapsed_slice_dims=(dimension,),
+            start_index_map=(dimension,),
+            operand_batching_dims=others,
+            start_indices_batching_dims=others,
+        ),
+        slice_sizes=(1,) * x.ndim,
+        indices_are_sorted=False,
+        unique_indices=True,
+        mode=GatherScatterMode.PROMISE_IN_BOUNDS,
+        fill_value=None,
+    )
+
+
+def _sort_jvp(primals: list, tangents: list, *, dimension: int, is_stable: bool, num_keys: int) -> tuple:
+    # Sort an iota along with the operands to learn the permutation, then apply it to every tangent.
+    params = dict(dimension=dimension, is_stable=is_stable, num_keys=num_keys)
+    if all(type(t) is Zero for t in tangents):
+        outs = sort_p.bind(*primals, **params)
+        return outs, [Zero(tangent_aval(aval_of(o))) for o in outs]
+    shape = tuple(primals[0].shape)
+    index_dtype = np.dtype(np.int32 if shape[dimension] < np.iinfo(np.int32).max else np.int64)
+    iota = iota_p.bind(dtype=index_dtype, shape=shape, dimension=dimension, sharding=None)
+    *outs, perm = sort_p.bind(*primals, iota, **params)
+    tangents_out = [
+        Zero(tangent_aval(aval_of(o))) if type(t) is Zero else _take_along(t, perm, dimension)
+        for o, t in zip(outs, tangents)
+    ]
+    return outs, tangents_out
+
+
+sort_p.jvp = _sort_jvp
