@@ -4,8 +4,11 @@ Example:
     >>> import functorch_lite as fl, functorch_lite.numpy as fnp
     >>> print(fl.make_jaxpr(lambda w, x, b: fnp.tanh(w * x + b))(0.5, 2.0, 0.1))
     { lambda ; a:f32[] b:f32[] c:f32[]. let
-        d:f32[] = mul a b; e:f32[] = add d c; f:f32[] = tanh e
+        d:f32[] = mul a b
+        e:f32[] = add d c
+        f:f32[] = tanh e
       in (f,) }
+    >>> fl.grad(lambda x: fnp.tanh(x) ** 2)(0.5)
 """
 
 from . import lax, numpy, tree, tree_util

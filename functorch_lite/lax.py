@@ -27,6 +27,7 @@ from .primitives import linalg as ln
 from .primitives import reductions as red
 from .primitives import shape as sh
 from .primitives import sorting as srt
+from .primitives.common import canonical_axis
 from .primitives.indexing import GatherDimensionNumbers, ScatterDimensionNumbers
 
 _SCALARS = (builtins.bool, int, float, complex)
@@ -237,7 +238,7 @@ def argmin(operand: Any, axis: int, index_dtype: Any) -> Any:
 def _cumulative(prim: Primitive):
     def op(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
         operand = _operand(operand)
-        axis = int(axis) % builtins.max(operand.ndim, 1)
+        axis = canonical_axis(prim.name, int(axis), operand.ndim)
         return _bind(prim, operand, axis=axis, reverse=builtins.bool(reverse))
 
     op.__name__ = op.__qualname__ = prim.name
@@ -288,7 +289,7 @@ def expand_dims(array: Any, dimensions: Sequence[int]) -> Any:
     """
     array = _operand(array)
     ndim_out = array.ndim + len(dimensions)
-    dims = sorted(d % ndim_out for d in dimensions)
+    dims = sorted(canonical_axis("expand_dims", int(d), ndim_out) for d in dimensions)
     shape = list(array.shape)
     for d in dims:
         shape.insert(d, 1)
@@ -315,7 +316,7 @@ def transpose(operand: Any, permutation: Sequence[int]) -> Any:
 def squeeze(array: Any, dimensions: Sequence[int]) -> Any:
     """Remove the size-1 ``dimensions``. Example: ``lax.squeeze(fnp.ones((1, 3)), (0,))``."""
     array = _operand(array)
-    dims = tuple(sorted(int(d) % builtins.max(array.ndim, 1) for d in dimensions))
+    dims = tuple(sorted(canonical_axis("squeeze", int(d), array.ndim) for d in dimensions))
     return _bind(sh.squeeze_p, array, dimensions=dims)
 
 
@@ -391,8 +392,13 @@ def iota(dtype: Any, size: int) -> Any:
 
 def broadcasted_iota(dtype: Any, shape: Sequence[int], dimension: int) -> Any:
     """Indices along ``dimension`` broadcast to ``shape``. Example: ``lax.broadcasted_iota(fnp.int32, (2, 3), 1)``."""
-    return sh.iota_p.bind(
-        dtype=dtypes.canonicalize_dtype(dtype), shape=_shape(shape), dimension=int(dimension), sharding=None
+    shape = _shape(shape)
+    return _bind(
+        sh.iota_p,
+        dtype=dtypes.canonicalize_dtype(dtype),
+        shape=shape,
+        dimension=int(dimension),
+        sharding=None,
     )
 
 

@@ -124,15 +124,35 @@ def numerical_jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], 
     return tree_util.tree_map(difference, f_plus, f_minus)
 
 
-def _inner(xs: Any, ys: Any) -> float:
-    """``sum(real(conj(x) . y))`` over the inexact leaves of two pytrees of the same structure."""
-    total = 0.0
+def _inner(xs: Any, ys: Any) -> tuple[float, float]:
+    """``sum(real(conj(x) * y))`` over the inexact leaves of two pytrees, and the sum of the terms' sizes
+    (the scale that errors in the terms are relative to, however much the sum cancels)."""
+    total, size = 0.0, 0.0
     for x, y in zip(tree_util.tree_leaves(xs), tree_util.tree_leaves(ys)):
         if not (_inexact(x) and _inexact(y)):
             continue
-        x, y = _to_numpy(x).astype(np.complex128).ravel(), _to_numpy(y).astype(np.complex128).ravel()
-        total += float(np.real(np.dot(np.conj(x), y)))
-    return total
+        terms = np.real(np.conj(_to_numpy(x).astype(np.complex128)) * _to_numpy(y).astype(np.complex128))
+        total += float(np.sum(terms))
+        size += float(np.sum(np.abs(terms)))
+    return total, size
+
+
+def _assert_inner_close(
+    got: tuple[float, float],
+    expected: tuple[float, float],
+    atol: Tolerance,
+    rtol: Tolerance,
+    what: str,
+    dtypes: list,
+) -> None:
+    """Compare two inner products within ``atol + rtol * (sum of the sizes of the expected terms)``."""
+    abs_tol, rel_tol = _tolerance(atol, dtypes), _tolerance(rtol, dtypes)
+    err = abs(got[0] - expected[0])
+    if not err <= abs_tol + rel_tol * expected[1]:
+        raise AssertionError(
+            f"{what}: max abs error {err:.3g} (atol={abs_tol:g}, rtol={rel_tol:g} of the terms' total size "
+            f"{expected[1]:.3g}); got {got[0]!r}, expected {expected[0]!r}."
+        )
 
 
 def _assert_close(
@@ -201,7 +221,10 @@ def check_jvp(
     _check_tangent_dtypes(primal_out, tangent_out, what)
     _assert_close(primal_out, f(*args), atol, rtol, f"{what}: primal output vs f(*args)")
     expected = numerical_jvp(f, args, tangents, eps)
-    _assert_close(tangent_out, expected, atol, rtol, f"{what}: tangent vs central finite differences")
+    # The inputs' precision limits the finite differences too, so their dtypes count for the tolerance.
+    dtypes = [x.dtype for x in tree_util.tree_leaves(args) if _inexact(x)]
+    what_fd = f"{what}: tangent vs central finite differences"
+    _assert_close(tangent_out, expected, atol, rtol, what_fd, dtypes)
 
 
 def check_vjp(
@@ -235,13 +258,12 @@ def check_vjp(
     got = _inner(tangents, cotangent_in)
     expected = _inner(numerical_jvp(f, args, tangents, eps), cotangent)
     what_fd = f"{what}: <vjp(ct), t> vs <ct, finite-difference J t>"
-    _assert_close(got, expected, atol, rtol, what_fd, dtypes)
+    _assert_inner_close(got, expected, atol, rtol, what_fd, dtypes)
     if f_jvp is not None:
         _, tangent_out = f_jvp(args, tangents)
         expected = _inner(tangent_out, cotangent)
-        _assert_close(
-            got, expected, atol, rtol, f"{what}: dot-product test <vjp(ct), t> vs <ct, jvp(t)>", dtypes
-        )
+        what_ad = f"{what}: dot-product test <vjp(ct), t> vs <ct, jvp(t)>"
+        _assert_inner_close(got, expected, atol, rtol, what_ad, dtypes)
 
 
 def _tangent_of(x: Any) -> Any:
@@ -314,6 +336,16 @@ def shapes(min_rank: int = 0, max_rank: int = 3, min_side: int = 1, max_side: in
     return hnp.array_shapes(min_dims=min_rank, max_dims=max_rank, min_side=min_side, max_side=max_side)
 
 
+def _inside(bound: float | None, dtype: np.dtype, toward: float) -> float | None:
+    """``bound`` rounded to ``dtype``, moved one step ``toward`` the inside of the range if it got out."""
+    if bound is None:
+        return None
+    rounded = dtype.type(bound)
+    if (float(rounded) - bound) * toward < 0:
+        rounded = np.nextafter(rounded, dtype.type(toward))
+    return float(rounded)
+
+
 def arrays(
     dtype: Any = "float32",
     shape: Any = None,
@@ -337,9 +369,8 @@ def arrays(
     dtype = np.dtype(dtype)
     if elements is None:
         if dtype.kind == "f":
-            elements = st.floats(
-                min_value, max_value, allow_nan=False, allow_infinity=False, width=8 * dtype.itemsize
-            )
+            lo, hi = _inside(min_value, dtype, np.inf), _inside(max_value, dtype, -np.inf)
+            elements = st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=8 * dtype.itemsize)
         elif dtype.kind in "iu":
             info = np.iinfo(dtype)
             lo = info.min if min_value is None else max(info.min, int(np.ceil(min_value)))

@@ -78,7 +78,10 @@ def _operands(name, dtype, x, y):
 def _check_binary(name, dtype, data):
     op = getattr(operator, name)
     shape = data.draw(shapes)
-    x, y = data.draw(hnp.arrays(dtype, shape, elements=floats if dtype == np.float32 else ints), label="x"), None
+    x, y = (
+        data.draw(hnp.arrays(dtype, shape, elements=floats if dtype == np.float32 else ints), label="x"),
+        None,
+    )
     y_shape = data.draw(st.sampled_from([shape, shape[1:], (1,) * len(shape)]), label="y_shape")
     y = data.draw(hnp.arrays(dtype, y_shape, elements=floats if dtype == np.float32 else ints), label="y")
     x, y = _operands(name, dtype, x, y)
@@ -125,8 +128,8 @@ def test_float32_floordiv_on_exact_quotients(x, y):
 @given(x=float_arrays(), y=float_arrays())
 @SETTINGS
 def test_matmul_and_reflected_matmul(x, y):
-    a = x.reshape(-1, 1) if x.ndim == 1 else x.reshape(x.shape[0], -1)
-    b = y.reshape(1, -1)
+    a = x.reshape(x.shape[0], -1)
+    b = np.resize(y, (a.shape[1], 2))  # repeats y's values to fill the shape
     for got in (fnp.asarray(a) @ fnp.asarray(b), a @ fnp.asarray(b), fnp.asarray(a) @ b):
         assert_matches(got, a @ b)
 
@@ -200,8 +203,8 @@ def test_reduction_methods(name, x, data):
 @SETTINGS
 def test_int_reduction_methods(x):
     X = fnp.asarray(x)
-    assert_matches(X.sum(), x.sum())
-    assert_matches(X.prod(axis=0), x.prod(axis=0))
+    assert_matches(X.sum(), x.sum(), np.int32)  # jax.numpy accumulates int32 in int32 (NumPy: int64)
+    assert_matches(X.prod(axis=0), x.prod(axis=0), np.int32)
     assert_matches(X.max(axis=-1), x.max(axis=-1))
     assert_matches(X.mean(), x.mean(), np.float32)
 
@@ -402,15 +405,10 @@ def test_str_is_numpy_str():
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: repr of an empty 1-d Array omits shape=(0,) (JAX prints it)")
 def test_repr_of_empty_1d_array():
     assert repr(fnp.zeros((0,))) == "Array([], shape=(0,), dtype=float32)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: repr does not follow JAX's layout when the last line is long (JAX: `],      dtype=...`)",
-)
 def test_repr_with_a_long_last_line():
     # JAX computes the wrap with suffix="," and, when the dtype does not fit on the last line, separates it
     # with len("Array(") spaces instead of one.
@@ -422,10 +420,6 @@ def test_repr_with_a_long_last_line():
     assert repr(fnp.arange(24, dtype=fnp.float32) * 0.25 + 100) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: float floor division is floor(x / y); NumPy and JAX use divmod semantics (1.0 // 0.1 == 9)",
-)
 def test_float32_floordiv_matches_numpy():
     a = np.array([1.0, -7.5, 5.0, 0.7], np.float32)
     b = np.array([0.1, 2.0, -0.3, 0.1], np.float32)
@@ -433,25 +427,12 @@ def test_float32_floordiv_matches_numpy():
     assert_matches(fnp.asarray(a) // fnp.asarray(b), a // b)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: >> on unsigned ints is an arithmetic shift (uint8 200 >> 1 gives 228, not 100)"
-)
 def test_right_shift_of_unsigned_is_logical():
     x = np.array([200, 7], np.uint8)
-    assert_matches(fnp.asarray(x) >> fnp.asarray(np.array([1, 1], np.uint8)), x >> 1)
-
-
-@pytest.mark.xfail(
-    strict=True, reason="BUG: uint_array >> python_int raises AttributeError ('int' object has no attribute 'astype')"
-)
-def test_right_shift_of_unsigned_by_python_int():
-    x = np.array([200, 7], np.uint8)
+    assert_matches(fnp.asarray(x) >> fnp.asarray(np.array([1, 1], np.uint8)), x >> 1)  # ours: [228, 3]
     assert_matches(fnp.asarray(x) >> 1, x >> 1)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: negative shift counts are clipped to 0 in >> (NumPy and JAX give 0 / -1)"
-)
 def test_right_shift_by_out_of_range_counts():
     x = np.array([3, -3, 1], np.int32)
     s = np.array([-3, 33, 32], np.int32)
@@ -459,10 +440,8 @@ def test_right_shift_by_out_of_range_counts():
     assert_matches(fnp.asarray(x) >> fnp.asarray(s), x >> s)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: integer x ** y fails under tracing (pow rejects ints; eager works)")
 def test_integer_power_under_tracing():
     x = fnp.asarray([1, 2, 3])
     y = fnp.asarray([2, 0, 3])
     (out,) = fl.make_jaxpr(lambda a, b: a**b)(x, y)(x, y)
     assert_matches(out, np.array([1, 1, 27], np.int32))
-

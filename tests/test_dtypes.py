@@ -56,11 +56,12 @@ PROMOTE_X64 = {
 
 @pytest.fixture
 def x64():
+    previous = fl.config.enable_x64
     fl.config.update("enable_x64", True)
     try:
         yield
     finally:
-        fl.config.update("enable_x64", False)
+        fl.config.update("enable_x64", previous)
 
 
 def test_promote_types_table_x32():
@@ -176,7 +177,13 @@ ADD_TABLE = {
 
 
 def _add_operand(name):
-    scalars = {"weak_i": fnp.asarray(1), "weak_f": fnp.asarray(1.0), "py_bool": True, "py_int": 1, "py_float": 1.0}
+    scalars = {
+        "weak_i": fnp.asarray(1),
+        "weak_f": fnp.asarray(1.0),
+        "py_bool": True,
+        "py_int": 1,
+        "py_float": 1.0,
+    }
     if name in scalars:
         return scalars[name]
     return fnp.asarray(np.ones(2, dtype=name))
@@ -200,7 +207,7 @@ def test_add_promotion_and_weak_table_matches_jax(traced):
                 row.append("bool")  # bool + bool under tracing: see the xfail below
                 continue
             x, y = _add_operand(a), _add_operand(b)
-            row.append(_describe(fl.eval_shape(lambda: fnp.add(x, y)) if traced else fnp.add(x, y)))
+            row.append(_describe(fl.eval_shape(lambda x=x, y=y: fnp.add(x, y)) if traced else fnp.add(x, y)))
         assert " ".join(row) == ADD_TABLE[a], a
 
 
@@ -213,7 +220,10 @@ def test_add_promotion_and_weak_table_matches_jax(traced):
         ("fnp.asarray([1, 2], dtype=fnp.int32) + 1.5", "Array([2.5, 3.5], dtype=float64, weak_type=True)"),
         ("fnp.asarray([1, 2], dtype=fnp.int8) * 2.0", "Array([2., 4.], dtype=float64, weak_type=True)"),
         ("fnp.asarray([1, 2], dtype=fnp.float16) * 2.0", "Array([2., 4.], dtype=float16)"),
-        ("fnp.asarray([1, 2], dtype=fnp.uint32) + fnp.asarray([1], dtype=fnp.int32)", "Array([2, 3], dtype=int64)"),
+        (
+            "fnp.asarray([1, 2], dtype=fnp.uint32) + fnp.asarray([1], dtype=fnp.int32)",
+            "Array([2, 3], dtype=int64)",
+        ),
         (
             "fnp.asarray([1, 2], dtype=fnp.int64) + fnp.asarray([1], dtype=fnp.uint64)",
             "Array([2., 3.], dtype=float64, weak_type=True)",
@@ -279,9 +289,6 @@ def test_result_type_of_arrays_is_promote_types_and_matches_the_operation(a, b):
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: reductions of a weakly typed array stay weak; jnp.sum/max/mean return strong types"
-)
 @pytest.mark.parametrize("name", ["sum", "max", "min", "mean", "prod"])
 def test_reductions_of_weak_arrays_are_strong(name):
     # jax.numpy: jnp.sum(jnp.asarray(1.5)) is Array(1.5, dtype=float32); same for the others, and for the
@@ -295,11 +302,6 @@ def test_reductions_of_weak_arrays_are_strong(name):
 #     c:bool[1] = or a b
 #     d:bool[1] = and a b
 #   in (c, d) }
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bool + bool and bool * bool raise ShapeDtypeError under tracing (add/mul reject bool); "
-    "eagerly they work, and JAX stages them as or/and",
-)
 @pytest.mark.parametrize("op", ["add", "multiply"])
 @pytest.mark.parametrize("other", [True, np.array([False, True])], ids=["python_bool", "bool_array"])
 def test_bool_add_and_multiply_under_tracing(op, other):

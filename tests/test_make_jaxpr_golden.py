@@ -102,11 +102,12 @@ X64_LITERALS = """\
 
 
 def test_x64_literals():
+    previous = fl.config.enable_x64
     fl.config.update("enable_x64", True)
     try:
         assert jaxpr_str(lambda a, b: (a * 0.1, b + 1), 1.0, 2) == X64_LITERALS
     finally:
-        fl.config.update("enable_x64", False)
+        fl.config.update("enable_x64", previous)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -410,7 +411,9 @@ LONG_SLICE_PARAMS = """\
 
 def test_long_params_break_across_lines():
     assert jaxpr_str(lambda x: x.reshape(1, 1, 1, 1, 5) * 2.0, f32(5)) == LONG_RESHAPE_PARAMS
-    assert jaxpr_str(lambda x: x[1:2, 0:3, 1:4] + x[:1, 1:, ::2][:, :3, :3], f32(3, 4, 5)) == LONG_SLICE_PARAMS
+    assert (
+        jaxpr_str(lambda x: x[1:2, 0:3, 1:4] + x[:1, 1:, ::2][:, :3, :3], f32(3, 4, 5)) == LONG_SLICE_PARAMS
+    )
 
 
 # Same as JAX: the binder list wraps at 80 columns with a 4-space continuation.
@@ -448,13 +451,17 @@ def test_long_binder_and_operand_lists_wrap():
 
 
 # Same as JAX: after z come ba, bb, ...
-MANY_VARIABLES = "{ lambda ; a:f32[2]. let\n" + "".join(
-    f"    {new}:f32[2] = sin {old}\n"
-    for old, new in zip(
-        list("abcdefghijklmnopqrstuvwxyz") + ["ba", "bb", "bc", "bd"],
-        list("bcdefghijklmnopqrstuvwxyz") + ["ba", "bb", "bc", "bd", "be"],
+MANY_VARIABLES = (
+    "{ lambda ; a:f32[2]. let\n"
+    + "".join(
+        f"    {new}:f32[2] = sin {old}\n"
+        for old, new in zip(
+            list("abcdefghijklmnopqrstuvwxyz") + ["ba", "bb", "bc", "bd"],
+            list("bcdefghijklmnopqrstuvwxyz") + ["ba", "bb", "bc", "bd", "be"],
+        )
     )
-) + "  in (be,) }"
+    + "  in (be,) }"
+)
 
 
 def test_more_than_26_variables():
@@ -495,11 +502,6 @@ ASTYPE_INT32_JAX = """\
   in (c,) }"""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: convert_element_type prints sharding=None (JAX hides it), which also breaks its params "
-    "across four lines",
-)
 def test_astype_then_add_matches_jax():
     # Ours today:
     #     b:i32[3] = convert_element_type[

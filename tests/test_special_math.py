@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from functorch_lite.primitives.special_math import digamma, erf, erf_inv, erfc, lgamma
+from functorch_lite.primitives.special_math import digamma, erf, erf_inv, erfc, lgamma, polygamma
 
 try:
     import scipy.special as scipy_special
@@ -314,3 +314,109 @@ def test_non_contiguous_input_and_nan_propagation(f):
 def test_rejects_non_float_dtypes(f):
     with pytest.raises(TypeError, match="float16, float32 or float64"):
         f(np.arange(3))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# polygamma
+
+ZETA3 = 1.2020569031595942
+
+
+def trigamma_by_series(x: np.ndarray, terms: int = 200_000) -> np.ndarray:
+    """A slow, independent oracle: sum_{k < K} 1/(x+k)^2 plus the Euler-Maclaurin tail at y = x + K,
+    1/y + 1/(2 y^2) + 1/(6 y^3) - 1/(30 y^5), whose error is below 1/(42 y^7)."""
+    k = np.arange(terms, dtype=np.float64)
+    head = np.array([np.sum(1.0 / (v + k[::-1]) ** 2) for v in x])  # small terms first
+    y = x + terms
+    return head + 1.0 / y + 0.5 / y**2 + 1.0 / (6.0 * y**3) - 1.0 / (30.0 * y**5)
+
+
+def test_trigamma_against_a_direct_series():
+    x = np.concatenate([np.linspace(0.05, 30, 60), [1e-3, 0.5, 1.0, 2.0, 123.25]])
+    assert_rel_close(polygamma(1, x), trigamma_by_series(x), rtol=1e-14)
+
+
+def test_polygamma_known_values():
+    assert polygamma(1, np.float64(1.0)) == pytest.approx(math.pi**2 / 6, rel=1e-15)
+    assert polygamma(1, np.float64(0.5)) == pytest.approx(math.pi**2 / 2, rel=1e-15)
+    assert polygamma(1, np.float64(-0.5)) == pytest.approx(math.pi**2 / 2 + 4, rel=1e-15)
+    assert polygamma(2, np.float64(1.0)) == pytest.approx(-2 * ZETA3, rel=1e-15)
+    assert polygamma(3, np.float64(1.0)) == pytest.approx(math.pi**4 / 15, rel=1e-15)  # 6 zeta(4)
+    np.testing.assert_array_equal(polygamma(0, POSITIVE), digamma(POSITIVE))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_polygamma_float64_against_mpmath(n):
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    positive = np.concatenate([10.0 ** np.linspace(-6, 6, 61), np.linspace(0.05, 25, 100)])
+    negative = -np.linspace(0.03, 20, 120) - 1e-3
+    x = np.concatenate([positive, negative])
+    want = np.array([float(mpmath.polygamma(n, mpmath.mpf(float(v)))) for v in x])
+    got = polygamma(n, x)
+    # x > 0: every term of the series has one sign, so the result is relatively accurate.
+    assert_rel_close(got[: positive.size], want[: positive.size], rtol=2e-15 * n)
+    # x < 0: the reflection formula subtracts; allow a few ulp of the larger of the two terms.
+    scale = np.abs(polygamma(n, 1.0 - negative)) + np.abs(want[positive.size :])
+    err = np.abs(got[positive.size :] - want[positive.size :])
+    assert (err <= 1e-14 * scale).all()
+
+
+@requires_scipy
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_polygamma_against_scipy(n):
+    x = np.concatenate([POSITIVE, NEGATIVE])
+    x = x[(x > 0) | (x != np.floor(x))]
+    want = scipy_special.polygamma(n, x)
+    positive = x > 0
+    assert_rel_close(polygamma(n, x[positive]), want[positive], rtol=1e-14)
+    scale = np.abs(scipy_special.polygamma(n, 1.0 - x[~positive])) + np.abs(want[~positive])
+    assert (np.abs(polygamma(n, x[~positive]) - want[~positive]) <= 1e-13 * scale).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, 16, elements=st.floats(0.01, 1e3)), st.integers(1, 4))
+def test_polygamma_recurrence(x, n):
+    # polygamma(n, x + 1) = polygamma(n, x) + (-1)^n n! / x^(n+1).
+    a, b = polygamma(n, x + 1.0), polygamma(n, x)
+    step = (-1.0) ** n * math.factorial(n) / x ** (n + 1)
+    assert np.allclose(a, b + step, rtol=1e-13, atol=1e-15 * (np.abs(a) + np.abs(b)))
+
+
+def test_polygamma_special_values():
+    x = np.array([0.0, -0.0, -1.0, -7.0, INF, -INF, NAN])
+    np.testing.assert_array_equal(polygamma(1, x), [INF, INF, INF, INF, 0.0, NAN, NAN])
+    np.testing.assert_array_equal(polygamma(2, x), [-INF, -INF, -INF, -INF, -0.0, NAN, NAN])
+    if scipy_special is not None:
+        np.testing.assert_array_equal(polygamma(1, x[:5]), scipy_special.polygamma(1, x[:5]))
+        np.testing.assert_array_equal(polygamma(2, x[:5]), scipy_special.polygamma(2, x[:5]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_polygamma_low_precision_matches_rounded_float64(dtype):
+    x = representable(np.concatenate([POSITIVE, -np.linspace(0.1, 5, 50) - 0.01]), dtype)
+    x = x[(x > 0) | (x != np.floor(x))]
+    want = polygamma(1, x.astype(np.float64)).astype(dtype)
+    assert_ulp_close(polygamma(1, x), want, dtype, 1)
+
+
+def test_polygamma_dtype_shape_and_array_orders():
+    for dtype in FLOATS:
+        out = polygamma(1, np.full((2, 3), 0.25, dtype))
+        assert out.dtype == np.dtype(dtype) and out.shape == (2, 3)
+        scalar = polygamma(2, dtype(0.25))
+        assert scalar.dtype == np.dtype(dtype) and np.ndim(scalar) == 0
+    x = np.array([[0.5], [2.0]])
+    got = polygamma(np.array([0, 1, 3]), x)  # orders broadcast against x
+    assert got.shape == (2, 3)
+    for j, n in enumerate([0, 1, 3]):
+        np.testing.assert_array_equal(got[:, j], polygamma(n, x[:, 0]))
+
+
+def test_polygamma_rejects_bad_orders_and_inputs():
+    with pytest.raises(ValueError, match="non-negative"):
+        polygamma(-1, np.float64(1.0))
+    with pytest.raises(TypeError, match="integer order"):
+        polygamma(1.5, np.float64(1.0))
+    with pytest.raises(TypeError, match="float16, float32 or float64"):
+        polygamma(1, np.arange(3))

@@ -140,13 +140,16 @@ class Array(metaclass=abc.ABCMeta):  # noqa: B024  (ABC only so tracers register
 
     # -- printing -------------------------------------------------------------------------------
     def __repr__(self) -> str:
+        # JAX's layout: numpy's array2string, then the dtype, pushed right when the last line is long.
         value = np.asarray(self)
-        dtype = value.dtype
-        extra = ", weak_type=True" if self._weak else ""
-        if value.size == 0 and value.shape != (0,):
-            return f"Array([], shape={value.shape}, dtype={dtype.name}{extra})"
-        body = np.array2string(value, separator=", ", prefix="Array(")
-        return f"Array({body}, dtype={dtype.name}{extra})"
+        prefix = "Array("
+        dtype_str = f"dtype={value.dtype.name}{', weak_type=True' if self._weak else ''})"
+        if value.size == 0:
+            return f"{prefix}[], shape={value.shape}, {dtype_str}"
+        body = np.array2string(value, separator=", ", prefix=prefix, suffix=",", max_line_width=75)
+        last_line_len = len(body) - body.rfind("\n") + 1
+        separator = " " * len(prefix) if last_line_len + len(dtype_str) + 1 > 75 else " "
+        return f"{prefix}{body},{separator}{dtype_str}"
 
     def __str__(self) -> str:
         return str(np.asarray(self))

@@ -48,3 +48,17 @@ class Config:
 
 
 config = Config()
+
+
+def silence_floating_point_warnings() -> None:
+    """Hide NumPy's floating-point RuntimeWarnings raised inside functorch_lite (log(0), inf - inf, ...).
+
+    JAX never warns for these; a warnings filter costs nothing until a warning is emitted, unlike
+    wrapping every operation in ``np.errstate``. Warnings from the user's own NumPy code are unaffected.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"functorch_lite(\.|$)")
+
+
+silence_floating_point_warnings()

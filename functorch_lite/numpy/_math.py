@@ -43,7 +43,9 @@ def _cached_scalar(dtype: np.dtype, kinds: str, python_type: type, value: Any) -
     return cached
 
 
-def _binary(prim: Primitive, name: str, inexact: bool = False, keeps_weak: bool = True) -> Callable:
+def _binary(
+    prim: Primitive, name: str, inexact: bool = False, keeps_weak: bool = True, bool_prim: Primitive | None = None
+) -> Callable:
     impl = prim.impl
     promote = promote_args_inexact if inexact else promote_args
     kinds = "fc" if inexact else "iufc"
@@ -77,7 +79,10 @@ def _binary(prim: Primitive, name: str, inexact: bool = False, keeps_weak: bool 
                     out._value = impl(vx, vy)
                     out._weak = keeps_weak and y._weak
                     return out
-        return prim.bind(*promote(x, y))
+        x, y = promote(x, y)
+        if bool_prim is not None and x.dtype == dtypes.bool_:
+            return bool_prim.bind(x, y)  # jax.numpy: add is `or` and multiply is `and` on bools
+        return prim.bind(x, y)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = (
@@ -108,9 +113,9 @@ def _unary(prim: Primitive, name: str, inexact: bool = True) -> Callable:
     return op
 
 
-add = _binary(ew.add_p, "add")
+add = _binary(ew.add_p, "add", bool_prim=ew.or_p)
 subtract = _binary(ew.sub_p, "subtract")
-multiply = _binary(ew.mul_p, "multiply")
+multiply = _binary(ew.mul_p, "multiply", bool_prim=ew.and_p)
 true_divide = _binary(ew.div_p, "true_divide", inexact=True)
 divide = true_divide
 maximum = _binary(ew.max_p, "maximum")
@@ -127,7 +132,18 @@ bitwise_and = _binary(ew.and_p, "bitwise_and")
 bitwise_or = _binary(ew.or_p, "bitwise_or")
 bitwise_xor = _binary(ew.xor_p, "bitwise_xor")
 left_shift = _binary(ew.shift_left_p, "left_shift")
-right_shift = _binary(ew.shift_right_arithmetic_p, "right_shift")
+_right_shift_signed = _binary(ew.shift_right_arithmetic_p, "right_shift")
+
+
+def right_shift(x: Any, y: Any, /) -> Any:
+    """``x >> y``: arithmetic for signed integers, logical for unsigned ones (as NumPy and JAX).
+
+    Example: ``fnp.right_shift(fnp.asarray([200], fnp.uint8), 1)`` is ``[100]``.
+    """
+    x, y = promote_args(x, y)
+    if x.dtype.kind == "u":
+        return ew.shift_right_logical_p.bind(x, y)
+    return _right_shift_signed(x, y)
 
 sin = _unary(ew.sin_p, "sin")
 cos = _unary(ew.cos_p, "cos")
@@ -214,7 +230,28 @@ def power(x: Any, y: Any, /) -> Any:
         (x,) = promote_args(x)
         if y >= 0 or x.dtype.kind in "fc":
             return ew.integer_pow_p.bind(x, y=y)
-    return ew.pow_p.bind(*promote_args(x, y))
+    x, y = promote_args(x, y)
+    if x.dtype.kind in "iub":
+        return _integer_power(x, y)
+    return ew.pow_p.bind(x, y)
+
+
+def _integer_power(x: Any, y: Any) -> Any:
+    """Integer ``x ** y`` by square-and-multiply over the exponent's bits (a fixed, traceable loop);
+    negative exponents give 0 except for bases 1 and -1, as in JAX."""
+    from ._creation import ones_like
+    from ._shape import broadcast_arrays
+
+    x, y = broadcast_arrays(x, y)
+    acc, base, exponent = ones_like(x), x, absolute(y)
+    for i in range(x.dtype.itemsize * 8 - 1):
+        acc = where(not_equal(bitwise_and(exponent, 1 << i), 0), multiply(acc, base), acc)
+        base = multiply(base, base)
+    if x.dtype.kind != "i":
+        return acc  # unsigned or bool exponents are never negative
+    odd = not_equal(bitwise_and(y, 1), 0)
+    negative_power = where(equal(x, 1), 1, where(equal(x, -1), where(odd, -1, 1), 0))
+    return where(less(y, 0), negative_power.astype(x.dtype), acc)
 
 
 def log2(x: Any, /) -> Any:
@@ -235,7 +272,12 @@ def floor_divide(x: Any, y: Any, /) -> Any:
         remainder = ew.rem_p.bind(x, y)
         wrong_way = logical_and(not_equal(remainder, 0), not_equal(less(remainder, 0), less(y, 0)))
         return where(wrong_way, subtract(quotient, 1), quotient)
-    return floor(ew.div_p.bind(x, y))
+    # NumPy's float algorithm: divide the exact multiple (x - fmod(x, y)), so 1.0 // 0.1 is 9, not 10.
+    mod = ew.rem_p.bind(x, y)
+    div = true_divide(subtract(x, mod), y)
+    div = where(logical_and(not_equal(mod, 0), not_equal(less(y, 0), less(mod, 0))), subtract(div, 1), div)
+    floored = floor(div)
+    return where(greater(subtract(div, floored), 0.5), add(floored, 1), floored)
 
 
 def remainder(x: Any, y: Any, /) -> Any:

@@ -51,8 +51,11 @@ def _accumulation_dtype(x: Any, dtype: Any) -> np.dtype:
 
 def _reduce(prim: Any, a: Any, axis: Any, keepdims: bool, name: str, dtype: Any = None) -> Any:
     a = asarray(a)
+    # jax.numpy reductions return strongly typed results (and accumulate small ints in the default int).
     if dtype is not None or prim in (red.reduce_sum_p, red.reduce_prod_p):
-        a = convert(a, _accumulation_dtype(a, dtype), a.weak_type)
+        a = convert(a, _accumulation_dtype(a, dtype), False)
+    elif a.weak_type:
+        a = convert(a, a.dtype, False)
     axes = _axes(axis, a.ndim, name)
     result = prim.bind(a, axes=axes) if axes else a
     return _keep(result, axes, a.ndim, keepdims)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.errors import ShapeDtypeError
+from ..core.jaxpr import param_printers
 from ..core.trace import Primitive, ShapedArray
 from . import special_math
 from .common import broadcast_shapes, check_kinds, same_dtype
@@ -47,7 +48,7 @@ def _quiet(fn: Callable) -> Callable:
 
 
 def unary_aval(name: str, kinds: str = ANY) -> Callable:
-    def abstract_eval(x: ShapedArray) -> ShapedArray:
+    def abstract_eval(x: ShapedArray, **params: Any) -> ShapedArray:
         check_kinds(name, x, kinds)
         return x
 
@@ -177,11 +178,15 @@ def _convert_impl(x: np.ndarray, new_dtype: np.dtype, weak_type: bool = False, s
     if new_dtype == dtypes.bool_:
         return x != 0
     if source.kind == "f" and new_dtype.kind in "iu":
-        # Saturate like XLA instead of NumPy's undefined cast; NaN becomes 0.
+        # Saturate like XLA instead of NumPy's undefined cast; NaN becomes 0. The bounds are compared
+        # exactly: 2**(bits-1) (or 2**bits unsigned) is the first float too large for the integer type.
         info = np.iinfo(new_dtype)
+        too_big = x >= float(info.max) + 1.0
+        too_small = x < float(info.min)
+        invalid = too_big | too_small | np.isnan(x)
         with np.errstate(invalid="ignore"):
-            x = np.where(np.isnan(x), 0, np.clip(x, info.min, info.max))
-        return x.astype(new_dtype)
+            out = np.where(invalid, 0, x).astype(new_dtype)
+        return np.where(too_big, info.max, np.where(too_small, info.min, out)).astype(new_dtype, copy=False)
     return x.astype(new_dtype)
 
 
@@ -195,6 +200,9 @@ convert_element_type_p = Primitive(
     _convert_aval,
     weak=lambda x_weak, new_dtype, weak_type=False, sharding=None: weak_type,
 )
+param_printers["convert_element_type"] = lambda params: {
+    k: v for k, v in params.items() if not (k == "sharding" and v is None)
+}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -254,7 +262,8 @@ def _shift_right_arithmetic_impl(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "u":
         signed = np.dtype(f"i{x.dtype.itemsize}")
         return _shift_right_arithmetic_impl(x.astype(signed), y.astype(signed)).astype(x.dtype)
-    clipped = np.clip(y, 0, bits - 1).astype(x.dtype, copy=False)
+    # Out-of-range shifts (negative or >= the width) fill with the sign bit, as in XLA.
+    clipped = np.where((y < 0) | (y >= bits), bits - 1, y).astype(x.dtype, copy=False)
     return np.right_shift(x, clipped)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import ShapeDtypeError, ShapeError
 from ..core.trace import Primitive, ShapedArray
 from .common import check_axes, check_kinds
 
@@ -91,12 +92,12 @@ def _arg_aval(name: str) -> Callable:
     def abstract_eval(x: ShapedArray, axes: tuple[int, ...], index_dtype: np.dtype) -> ShapedArray:
         check_kinds(name, x, "biuf")
         if len(axes) != 1:
-            raise ValueError(f"{name} takes exactly one axis, got axes={axes}.")
+            raise ShapeError(f"{name} takes exactly one axis, got axes={axes}.")
         _reduced_shape(name, x, axes)
         if x.shape[axes[0]] == 0:
-            raise ValueError(f"{name} of an empty axis (operand {x.str_short()}, axis {axes[0]}).")
+            raise ShapeError(f"{name} of an empty axis (operand {x.str_short()}, axis {axes[0]}).")
         if np.dtype(index_dtype).kind not in "iu":
-            raise TypeError(f"{name} index_dtype must be an integer dtype, got {index_dtype}.")
+            raise ShapeDtypeError(f"{name} index_dtype must be an integer dtype, got {index_dtype}.")
         return ShapedArray(_reduced_shape(name, x, axes), index_dtype, False)
 
     return abstract_eval
@@ -128,7 +129,7 @@ def _cumulative(name: str, accumulate: Callable, kinds: str) -> Primitive:
     def abstract_eval(x: ShapedArray, axis: int, reverse: bool = False) -> ShapedArray:
         check_kinds(name, x, kinds)
         if not 0 <= axis < x.ndim:
-            raise ValueError(
+            raise ShapeError(
                 f"{name}: axis must be in [0, {x.ndim}) for operand {x.str_short()}, got {axis}."
             )
         return x

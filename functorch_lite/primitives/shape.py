@@ -189,7 +189,9 @@ def _dynamic_slice_aval(x: ShapedArray, *starts: ShapedArray, slice_sizes: tuple
     return ShapedArray(tuple(slice_sizes), x.dtype, x.weak_type)
 
 
-dynamic_slice_p = Primitive("dynamic_slice", _dynamic_slice_impl, _dynamic_slice_aval)
+dynamic_slice_p = Primitive(
+    "dynamic_slice", _dynamic_slice_impl, _dynamic_slice_aval, weak=lambda x, *starts, **params: x
+)
 
 
 def _dynamic_update_slice_impl(x: np.ndarray, update: np.ndarray, *starts: np.ndarray) -> np.ndarray:
@@ -327,7 +329,7 @@ def _broadcast_in_dim_transpose(
     # Sum over the new dims and over the dims expanded from size 1, then restore the size-1 dims.
     in_shape = tuple(x.aval.shape)
     summed = {d for d in range(len(shape)) if d not in broadcast_dimensions}
-    summed |= {dst for src, dst in enumerate(broadcast_dimensions) if in_shape[src] == 1 and shape[dst] != 1 and False}
+    summed |= {dst for src, dst in enumerate(broadcast_dimensions) if in_shape[src] == 1 and shape[dst] != 1}
     from .reductions import reduce_sum_p
 
     out = reduce_sum_p.bind(ct, axes=tuple(sorted(summed))) if summed else ct
