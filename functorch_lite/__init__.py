@@ -21,6 +21,7 @@ from .lax import stop_gradient
 from .primitives.custom_derivatives import custom_jvp, custom_vjp
 from .primitives.remat import checkpoint, remat
 from .transforms.autodiff import grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad, vjp
+from .transforms.jit import disable_jit, jit
 from .transforms.vmap import vmap
 
 __version__ = "0.1.0"
@@ -34,6 +35,7 @@ __all__ = [
     "config",
     "custom_jvp",
     "custom_vjp",
+    "disable_jit",
     "errors",
     "eval_jaxpr",
     "eval_shape",
@@ -41,6 +43,7 @@ __all__ = [
     "hessian",
     "jacfwd",
     "jacrev",
+    "jit",
     "jvp",
     "linearize",
     "value_and_grad",

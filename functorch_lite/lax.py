@@ -21,6 +21,7 @@ import numpy as np
 from .core import dtypes
 from .core.array import Array
 from .core.trace import Primitive, Tracer, current_trace
+from .primitives import decompositions as linalg  # noqa: F401  (lax.linalg.cholesky, qr, svd, ...)
 from .primitives import elementwise as ew
 from .primitives import indexing as ix
 from .primitives import linalg as ln
@@ -28,6 +29,14 @@ from .primitives import reductions as red
 from .primitives import shape as sh
 from .primitives import sorting as srt
 from .primitives.common import canonical_axis
+from .primitives.conv import (  # noqa: F401  (re-exported lax API)
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_transpose,
+    padtype_to_pads,
+)
 from .primitives.indexing import GatherDimensionNumbers, ScatterDimensionNumbers
 
 _SCALARS = (builtins.bool, int, float, complex)

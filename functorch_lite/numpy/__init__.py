@@ -30,8 +30,9 @@ from ..core.dtypes import (
     uint32,
     uint64,
 )
-from . import _array_methods
+from . import _array_methods, linalg
 from ._convert import array, asarray
+from ._convolve import convolve, correlate
 from ._creation import (
     arange,
     empty,
@@ -46,6 +47,7 @@ from ._creation import (
     zeros,
     zeros_like,
 )
+from ._einsum import diagonal, einsum, einsum_path, kron, trace
 from ._indexing import getitem as _getitem  # noqa: F401  (installed as Array.__getitem__)
 from ._linalg import dot, inner, matmul, outer, tensordot, vdot
 from ._math import (

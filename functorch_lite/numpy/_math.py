@@ -44,7 +44,11 @@ def _cached_scalar(dtype: np.dtype, kinds: str, python_type: type, value: Any) -
 
 
 def _binary(
-    prim: Primitive, name: str, inexact: bool = False, keeps_weak: bool = True, bool_prim: Primitive | None = None
+    prim: Primitive,
+    name: str,
+    inexact: bool = False,
+    keeps_weak: bool = True,
+    bool_prim: Primitive | None = None,
 ) -> Callable:
     impl = prim.impl
     promote = promote_args_inexact if inexact else promote_args
@@ -144,6 +148,7 @@ def right_shift(x: Any, y: Any, /) -> Any:
     if x.dtype.kind == "u":
         return ew.shift_right_logical_p.bind(x, y)
     return _right_shift_signed(x, y)
+
 
 sin = _unary(ew.sin_p, "sin")
 cos = _unary(ew.cos_p, "cos")

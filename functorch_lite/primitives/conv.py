@@ -804,3 +804,89 @@ def _conv_general_dilated_transpose(ct: Any, lhs: Any, rhs: Any, **params: Any) 
 
 conv_general_dilated_p.jvp = _conv_general_dilated_jvp
 conv_general_dilated_p.transpose = _conv_general_dilated_transpose
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching rules
+# ---------------------------------------------------------------------------------------------------
+#
+# The vmapped dim is folded into a dimension the convolution already maps over, so one convolution does the
+# whole batch (as JAX's rule): a batched lhs folds it into the batch dim N; a batched rhs folds it into the
+# output features O (one kernel per batch element); both batched fold it into lhs features and output
+# features and multiply feature_group_count by the batch size (each element is a group of its own). Where
+# groups already split N or O (group index major), the vmapped dim goes right after the group index.
+
+from ..transforms.batching import move_axis  # noqa: E402
+
+
+def _merge_axis(x: Any, src: int, dst: int) -> Any:
+    """Axis ``src`` merged into axis ``dst`` as its major part; the result has no axis ``src`` (so the merged
+    axis is at ``dst - (src < dst)``)."""
+    order = [a for a in range(x.ndim) if a != src]
+    at = order.index(dst)
+    order.insert(at, src)
+    if order != list(range(x.ndim)):
+        x = transpose_p.bind(x, permutation=tuple(order))
+    shape = list(x.shape)
+    shape[at : at + 2] = [shape[at] * shape[at + 1]]
+    return reshape_p.bind(x, new_sizes=tuple(shape), dimensions=None, sharding=None)
+
+
+def _split_axis(x: Any, axis: int, major: int) -> Any:
+    """Axis ``axis`` of size ``major * rest`` split into axes ``(major, rest)`` at ``axis`` and ``axis + 1``."""
+    shape = tuple(x.shape)
+    rest = shape[axis] // major if major else 0
+    split = shape[:axis] + (major, rest) + shape[axis + 1 :]
+    return reshape_p.bind(x, new_sizes=split, dimensions=None, sharding=None)
+
+
+def _merge_after_groups(x: Any, src: int, dst: int, groups: int) -> Any:
+    """Axis ``src`` merged into axis ``dst`` whose size is ``(groups, rest)`` group-major, as
+    ``(groups, x.shape[src], rest)``; the result has no axis ``src``."""
+    if groups == 1:
+        return _merge_axis(x, src, dst)
+    x = _split_axis(x, dst, groups)
+    src = src + (src > dst)
+    x = _merge_axis(x, src, dst + 1)  # (groups, batch * rest) at dst', dst' + 1
+    group_axis = dst - (src < dst)
+    return _merge_axis(x, group_axis, group_axis + 1)
+
+
+def _conv_general_dilated_batch(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, int]:
+    lhs, rhs = vals
+    lhs_bdim, rhs_bdim = dims
+    lhs_spec, rhs_spec, out_spec = params["dimension_numbers"]
+    groups, batch_groups = params["feature_group_count"], params["batch_group_count"]
+
+    def at(spec_dim: int, bdim: int) -> int:  # an unbatched operand's dim in the batched value
+        return spec_dim + (spec_dim >= bdim)
+
+    if lhs_bdim is not None and rhs_bdim is not None:
+        # Each batch element is a group of its own (a batch group when the convolution has batch groups).
+        if batch_groups > 1:
+            lhs = _merge_axis(lhs, lhs_bdim, at(lhs_spec[0], lhs_bdim))
+            params = dict(params, batch_group_count=batch_groups * axis_size)
+        else:
+            lhs = _merge_axis(lhs, lhs_bdim, at(lhs_spec[1], lhs_bdim))
+            params = dict(params, feature_group_count=groups * axis_size)
+        rhs = _merge_axis(rhs, rhs_bdim, at(rhs_spec[0], rhs_bdim))
+        out = conv_general_dilated_p.bind(lhs, rhs, **params)
+        return _split_axis(out, out_spec[1], axis_size), out_spec[1]
+    if lhs_bdim is not None:
+        # More images: the batch joins N (after the batch-group index, which is N's major part).
+        lhs = _merge_after_groups(lhs, lhs_bdim, at(lhs_spec[0], lhs_bdim), batch_groups)
+        out = conv_general_dilated_p.bind(lhs, rhs, **params)
+        return _split_axis(out, out_spec[0], axis_size), out_spec[0]
+    # More kernels: the batch joins O (after the group index, which is O's major part).
+    count = builtins.max(groups, batch_groups)
+    rhs = _merge_after_groups(rhs, rhs_bdim, at(rhs_spec[0], rhs_bdim), count)
+    out = conv_general_dilated_p.bind(lhs, rhs, **params)
+    f = out_spec[1]
+    if count == 1:
+        return _split_axis(out, f, axis_size), f
+    out = _split_axis(_split_axis(out, f, count), f + 1, axis_size)  # (groups, batch, per group)
+    out = move_axis(out, f + 1, f)  # (batch, groups, per group)
+    return _merge_axis(out, f + 1, f + 2), f
+
+
+conv_general_dilated_p.batch = _conv_general_dilated_batch

@@ -390,3 +390,208 @@ def _custom_lin_transpose(cts: list, *args: Any, num_res: int, bwd: Callable, re
 
 custom_lin_p.eager = _custom_lin_eager
 custom_lin_p.transpose = _custom_lin_transpose
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching rules
+# ---------------------------------------------------------------------------------------------------
+#
+# A batched call re-traces its body under vmap (``eval_jaxpr`` of the body inside ``vmap_flat``, staged with
+# ``trace_to_jaxpr``) and rebinds the same primitive with the batched body, so the result keeps its custom
+# rule under any transformation applied later. The user's rules are wrapped to be vmapped the same way
+# when they run: the JVP rule over primals and tangents, fwd over the primals, bwd over residuals and
+# cotangents. Every output of a batched call has its batch dim first.
+
+import numpy as np  # noqa: E402
+
+from ..core.trace import ShapedArray, aval_of  # noqa: E402
+from ..transforms.ad import float0  # noqa: E402
+from ..transforms.batching import bdim_at_front, move_axis  # noqa: E402
+
+
+def _unbatched_aval(aval: ShapedArray) -> ShapedArray:
+    return ShapedArray(aval.shape[1:], aval.dtype, aval.weak_type)
+
+
+def _batched_aval(aval: ShapedArray, axis_size: int) -> ShapedArray:
+    return ShapedArray((axis_size,) + tuple(aval.shape), aval.dtype, aval.weak_type)
+
+
+def _all_at_front(outs: list) -> list:
+    return [0] * len(outs)
+
+
+def batch_closed_jaxpr(
+    closed: ClosedJaxpr, axis_size: int, in_axes: list, operands: list
+) -> tuple[ClosedJaxpr, list]:
+    """The body ``closed`` vmapped over ``in_axes`` (0 or None per operand, matching ``operands``), every
+    output batched at 0. Returns a const-free jaxpr taking ``(*new_consts, *operands)`` and ``new_consts``
+    (constants the batching rules introduced)."""
+    from ..transforms.vmap import vmap_flat
+
+    def batched(*args: Any) -> list:
+        def body(*xs: Any) -> list:
+            return eval_jaxpr(closed.jaxpr, closed.consts, *xs)
+
+        return vmap_flat(body, list(args), list(in_axes), _all_at_front, axis_size)
+
+    traced = trace_to_jaxpr(batched, [abstractify(x) for x in operands], batched)
+    return ClosedJaxpr(_with_const_invars(traced), []), list(traced.consts)
+
+
+def _is_float0(x: Any) -> bool:
+    return x is None or type(x) is Zero or aval_of(x).dtype == float0
+
+
+def _batched_jvp_rule(rule: Callable, axis_size: int, arg_axes: list) -> Callable:
+    """``rule`` (flat primals, flat tangents -> flat outs, flat tangent outs) vmapped over the args' batch
+    dims (0 or None). Symbolic-zero and float0 tangents stay constants of one element's type."""
+    from ..transforms.vmap import vmap_flat
+
+    def batched(primals: list, tangents: list) -> tuple[list, list]:
+        n = len(primals)
+        fixed: list = []  # per tangent: None (passed through vmap) or the constant to use
+        mapped, mapped_axes = [], []
+        for t, ax in zip(tangents, arg_axes):
+            if type(t) is Zero or aval_of(t).dtype == float0:
+                aval = t.aval if type(t) is Zero else aval_of(t)
+                aval = aval if ax is None else _unbatched_aval(aval)
+                fixed.append(Zero(aval) if type(t) is Zero else np.zeros(aval.shape, float0))
+            else:
+                fixed.append(None)
+                mapped.append(t)
+                mapped_axes.append(ax)
+        real_box: list = []
+
+        def inner(*flat: Any) -> list:
+            ts = iter(flat[n:])
+            inner_tangents = [next(ts) if f is None else f for f in fixed]
+            outs, t_outs = rule(list(flat[:n]), inner_tangents)
+            real = [not _is_float0(t) for t in t_outs]
+            real_box.append(real)
+            return list(outs) + [t for t, r in zip(t_outs, real) if r]
+
+        flat = vmap_flat(
+            inner, list(primals) + mapped, list(arg_axes) + mapped_axes, _all_at_front, axis_size
+        )
+        real = real_box[0]
+        outs, real_t = flat[: len(real)], iter(flat[len(real) :])
+        return outs, [next(real_t) if r else None for r in real]
+
+    return batched
+
+
+def _custom_jvp_call_batch(axis_size: int, vals: list, dims: list, *, call_jaxpr: ClosedJaxpr,
+                           jvp_jaxpr_fun: Callable, num_consts: int, symbolic_zeros: bool) -> tuple[list, list]:  # fmt: skip
+    vals = [v if d is None else move_axis(v, d, 0) for v, d in zip(vals, dims)]
+    in_axes = [None if d is None else 0 for d in dims]
+    body, new_consts = batch_closed_jaxpr(call_jaxpr, axis_size, in_axes, vals)
+    outs = custom_jvp_call_p.bind(
+        *new_consts,
+        *vals,
+        call_jaxpr=body,
+        jvp_jaxpr_fun=_batched_jvp_rule(jvp_jaxpr_fun, axis_size, in_axes[num_consts:]),
+        num_consts=len(new_consts) + num_consts,
+        symbolic_zeros=symbolic_zeros,
+    )
+    return outs, _all_at_front(outs)
+
+
+custom_jvp_call_p.batch = _custom_jvp_call_batch
+
+
+def _batched_fwd(fwd: Callable, axis_size: int) -> Callable:
+    """A custom_vjp ``fwd`` vmapped over primals batched at 0; outputs and residuals are batched at 0."""
+    from ..transforms.vmap import vmap_flat
+
+    def batched(primals: list) -> tuple[list, list, Any]:
+        box: list = []
+
+        def inner(*args: Any) -> list:
+            outs, residuals, res_tree = fwd(list(args))
+            box.append((len(outs), res_tree))
+            return list(outs) + list(residuals)
+
+        flat = vmap_flat(inner, list(primals), [0] * len(primals), _all_at_front, axis_size)
+        n, res_tree = box[0]
+        return flat[:n], flat[n:], res_tree
+
+    return batched
+
+
+def _batched_bwd(bwd: Callable, axis_size: int, res_axes: list | None = None) -> Callable:
+    """A custom_vjp ``bwd`` vmapped over residuals (batched at ``res_axes``, default all 0) and cotangents
+    (batched at 0); it gets one element's input avals and returns cotangents batched at 0."""
+    from ..transforms.vmap import vmap_flat
+
+    def batched(res_tree: Any, residuals: list, cts: list, in_avals: list) -> list:
+        axes = [0] * len(residuals) if res_axes is None else list(res_axes)
+        inner_avals = [_unbatched_aval(a) for a in in_avals]
+        keep = [a.dtype != float0 for a in in_avals]
+        fixed = [np.zeros(aval_of(c).shape[1:], float0) if _is_float0(c) else None for c in cts]
+        mapped = [c for c, f in zip(cts, fixed) if f is None]
+        nr = len(residuals)
+
+        def inner(*flat: Any) -> list:
+            mapped_cts = iter(flat[nr:])
+            inner_cts = [next(mapped_cts) if f is None else f for f in fixed]
+            outs = bwd(res_tree, list(flat[:nr]), inner_cts, inner_avals)
+            return [o for o, k in zip(outs, keep) if k]
+
+        flat = iter(
+            vmap_flat(inner, list(residuals) + mapped, axes + [0] * len(mapped), _all_at_front, axis_size)
+        )
+        return [next(flat) if k else zeros_like_aval(a) for a, k in zip(in_avals, keep)]
+
+    return batched
+
+
+def _custom_vjp_call_batch(axis_size: int, vals: list, dims: list, *, call_jaxpr: ClosedJaxpr,
+                           fwd_jaxpr_thunk: Callable, bwd: Callable, num_consts: int, out_trees: Any,
+                           symbolic_zeros: bool) -> tuple[list, list]:  # fmt: skip
+    # Arguments all get the batch first (materialised where missing), so fwd and bwd map over every one of
+    # them; an unbatched argument's cotangent is then summed over the batch by the broadcast's transpose.
+    consts = [v if d is None else move_axis(v, d, 0) for v, d in zip(vals[:num_consts], dims[:num_consts])]
+    args = [bdim_at_front(v, d, axis_size) for v, d in zip(vals[num_consts:], dims[num_consts:])]
+    in_axes = [None if d is None else 0 for d in dims[:num_consts]] + [0] * len(args)
+    body, new_consts = batch_closed_jaxpr(call_jaxpr, axis_size, in_axes, consts + args)
+    outs = custom_vjp_call_p.bind(
+        *new_consts,
+        *consts,
+        *args,
+        call_jaxpr=body,
+        fwd_jaxpr_thunk=_batched_fwd(fwd_jaxpr_thunk, axis_size),
+        bwd=_batched_bwd(bwd, axis_size),
+        num_consts=len(new_consts) + num_consts,
+        out_trees=out_trees,
+        symbolic_zeros=symbolic_zeros,
+    )
+    return outs, _all_at_front(outs)
+
+
+custom_vjp_call_p.batch = _custom_vjp_call_batch
+
+
+def _custom_lin_batch(axis_size: int, vals: list, dims: list, *, num_res: int, bwd: Callable, res_tree: Any,
+                      in_avals: tuple, out_avals: tuple) -> tuple[list, list]:  # fmt: skip
+    residuals = [v if d is None else move_axis(v, d, 0) for v, d in zip(vals[:num_res], dims[:num_res])]
+    res_axes = [None if d is None else 0 for d in dims[:num_res]]
+    tangents = []
+    for t, d, aval in zip(vals[num_res:], dims[num_res:], in_avals):
+        if aval.dtype == float0:
+            tangents.append(np.zeros((axis_size,) + tuple(aval.shape), float0))
+        else:
+            tangents.append(bdim_at_front(t, d, axis_size))
+    outs = custom_lin_p.bind(
+        *residuals,
+        *tangents,
+        num_res=num_res,
+        bwd=_batched_bwd(bwd, axis_size, res_axes),
+        res_tree=res_tree,
+        in_avals=tuple(_batched_aval(a, axis_size) for a in in_avals),
+        out_avals=tuple(_batched_aval(a, axis_size) for a in out_avals),
+    )
+    return outs, _all_at_front(outs)
+
+
+custom_lin_p.batch = _custom_lin_batch

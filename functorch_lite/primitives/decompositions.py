@@ -662,3 +662,47 @@ __all__ = [
     "triangular_solve",
     "triangular_solve_p",
 ]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching rules
+# ---------------------------------------------------------------------------------------------------
+#
+# Every decomposition already maps over the leading dims of its operand (and its outputs share them), so the
+# vmapped dim only has to be one of those: it stays where it is when it already is, else it moves first.
+
+from ..transforms.batching import bdim_at_front, move_axis  # noqa: E402
+
+
+def _leading(x: Any, bdim: int) -> tuple[Any, int]:
+    """``x`` with its batch dim among the leading (matrix-batch) dims, and where it is."""
+    if bdim < x.ndim - 2:
+        return x, bdim
+    return move_axis(x, bdim, 0), 0
+
+
+def _decomposition_batch(prim: Primitive) -> Callable:
+    def rule(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, Any]:
+        x, bdim = _leading(vals[0], dims[0])
+        out = prim.bind(x, **params)
+        if prim.multiple_results:
+            return out, [bdim] * len(out)
+        return out, bdim
+
+    return rule
+
+
+def _triangular_solve_batch(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, int]:
+    a, b = vals
+    a_bdim, b_bdim = dims
+    if a_bdim is not None and b_bdim is not None and a_bdim == b_bdim and a_bdim < a.ndim - 2:
+        return triangular_solve_p.bind(a, b, **params), a_bdim  # already a shared leading dim
+    # a and b need equal batch dims: put the batch first in both (materialising an unbatched one).
+    a = bdim_at_front(a, a_bdim, axis_size)
+    b = bdim_at_front(b, b_bdim, axis_size)
+    return triangular_solve_p.bind(a, b, **params), 0
+
+
+for _p in (cholesky_p, lu_p, qr_p, eigh_p, svd_p):
+    _p.batch = _decomposition_batch(_p)
+triangular_solve_p.batch = _triangular_solve_batch

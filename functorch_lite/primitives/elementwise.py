@@ -1,7 +1,9 @@
 """Elementwise primitives (unary, binary, comparisons, select_n, clamp, integer_pow,
 convert_element_type, stop_gradient): every rule of each lives in this file.
 
-Impls work on backend arrays with NumPy's ufuncs (cupy arrays dispatch through ``__array_ufunc__``).
+Impls work on backend arrays with NumPy's ufuncs (cupy arrays dispatch through ``__array_ufunc__``); plain
+ufuncs let the jit executor write into dead buffers (``out=``). NumPy's floating-point warnings are
+filtered for this package (see ``core.config``), as JAX never warns for log(0) and the like.
 Shapes follow lax: rank-0 operands broadcast, other operands share a rank and dims that are equal or 1.
 
 Example:
@@ -29,17 +31,6 @@ NUMBER = "iufc"
 INTEGER = "iu"
 INTEGER_OR_BOOL = "iub"
 ANY = "biufc"
-
-
-def _quiet(fn: Callable) -> Callable:
-    """Run ``fn`` with floating-point warnings off: like JAX, log(0) is -inf without a warning."""
-
-    def quiet(*args: Any, **params: Any) -> Any:
-        with np.errstate(all="ignore"):
-            return fn(*args, **params)
-
-    quiet.__name__ = getattr(fn, "__name__", "quiet")
-    return quiet
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -84,7 +75,7 @@ def _sign_impl(x: np.ndarray) -> np.ndarray:
 
 
 neg_p = _unary("neg", np.negative, NUMBER)
-sign_p = _unary("sign", _quiet(_sign_impl), NUMBER)
+sign_p = _unary("sign", _sign_impl, NUMBER)
 floor_p = _unary("floor", np.floor, INEXACT_REAL)
 ceil_p = _unary("ceil", np.ceil, INEXACT_REAL)
 round_p = _unary("round", _round_impl, INEXACT_REAL)
@@ -94,32 +85,32 @@ is_finite_p = Primitive(
     lambda x: (check_kinds("is_finite", x, INEXACT_REAL), ShapedArray(x.shape, dtypes.bool_))[1],
     weak="never",
 )
-exp_p = _unary("exp", _quiet(np.exp))
-exp2_p = _unary("exp2", _quiet(np.exp2))
-log_p = _unary("log", _quiet(np.log))
-log1p_p = _unary("log1p", _quiet(np.log1p))
-expm1_p = _unary("expm1", _quiet(np.expm1))
+exp_p = _unary("exp", np.exp)
+exp2_p = _unary("exp2", np.exp2)
+log_p = _unary("log", np.log)
+log1p_p = _unary("log1p", np.log1p)
+expm1_p = _unary("expm1", np.expm1)
 tanh_p = _unary("tanh", np.tanh)
-logistic_p = _unary("logistic", _quiet(_logistic_impl))
+logistic_p = _unary("logistic", _logistic_impl)
 sin_p = _unary("sin", np.sin)
 cos_p = _unary("cos", np.cos)
-tan_p = _unary("tan", _quiet(np.tan))
-asin_p = _unary("asin", _quiet(np.arcsin))
-acos_p = _unary("acos", _quiet(np.arccos))
+tan_p = _unary("tan", np.tan)
+asin_p = _unary("asin", np.arcsin)
+acos_p = _unary("acos", np.arccos)
 atan_p = _unary("atan", np.arctan)
-sinh_p = _unary("sinh", _quiet(np.sinh))
-cosh_p = _unary("cosh", _quiet(np.cosh))
+sinh_p = _unary("sinh", np.sinh)
+cosh_p = _unary("cosh", np.cosh)
 asinh_p = _unary("asinh", np.arcsinh)
-acosh_p = _unary("acosh", _quiet(np.arccosh))
-atanh_p = _unary("atanh", _quiet(np.arctanh))
-sqrt_p = _unary("sqrt", _quiet(np.sqrt))
-rsqrt_p = _unary("rsqrt", _quiet(_rsqrt_impl))
+acosh_p = _unary("acosh", np.arccosh)
+atanh_p = _unary("atanh", np.arctanh)
+sqrt_p = _unary("sqrt", np.sqrt)
+rsqrt_p = _unary("rsqrt", _rsqrt_impl)
 cbrt_p = _unary("cbrt", np.cbrt, INEXACT_REAL)
 erf_p = _unary("erf", special_math.erf, INEXACT_REAL)
 erfc_p = _unary("erfc", special_math.erfc, INEXACT_REAL)
-erf_inv_p = _unary("erf_inv", _quiet(special_math.erf_inv), INEXACT_REAL)
-lgamma_p = _unary("lgamma", _quiet(special_math.lgamma), INEXACT_REAL)
-digamma_p = _unary("digamma", _quiet(special_math.digamma), INEXACT_REAL)
+erf_inv_p = _unary("erf_inv", special_math.erf_inv, INEXACT_REAL)
+lgamma_p = _unary("lgamma", special_math.lgamma, INEXACT_REAL)
+digamma_p = _unary("digamma", special_math.digamma, INEXACT_REAL)
 not_p = _unary("not", np.invert, INTEGER_OR_BOOL)
 stop_gradient_p = _unary("stop_gradient", lambda x: x, ANY)
 
@@ -270,9 +261,9 @@ def _shift_right_arithmetic_impl(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 add_p = _binary("add", np.add)
 sub_p = _binary("sub", np.subtract)
 mul_p = _binary("mul", np.multiply)
-div_p = _binary("div", _quiet(_div_impl))
-rem_p = _binary("rem", _quiet(_rem_impl))
-pow_p = _binary("pow", _quiet(np.power), FLOAT)
+div_p = _binary("div", _div_impl)
+rem_p = _binary("rem", _rem_impl)
+pow_p = _binary("pow", np.power, FLOAT)
 atan2_p = _binary("atan2", np.arctan2, INEXACT_REAL)
 max_p = _binary("max", np.maximum, ANY)
 min_p = _binary("min", np.minimum, ANY)

@@ -839,3 +839,152 @@ def _scatter_extremum_jvp(prim: Primitive) -> Callable:
 
 scatter_min_p.jvp = _scatter_extremum_jvp(scatter_min_p)
 scatter_max_p.jvp = _scatter_extremum_jvp(scatter_max_p)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching rules
+# ---------------------------------------------------------------------------------------------------
+#
+# The vmapped dimension is expressed in the dimension numbers, so one gather/scatter handles the whole batch:
+#
+# - operand and indices both batched: the two batch dims become a pair of batching dims
+#   (``operand_batching_dims`` / ``start_indices_batching_dims``), i.e. element b reads its own operand;
+# - only the operand batched: its batch dim is one more window dim of full size (every index reads all of it);
+# - only the indices batched: their batch dim is one more index batch dim.
+#
+# Scatter outputs have the operand's shape, so an unbatched operand is materialised when indices or updates
+# are batched; the updates then carry the batch as the window dim or scatter dim matching the above.
+
+from ..transforms.batching import broadcast_batch, move_axis  # noqa: E402
+
+
+def _shift_past(dims: Sequence[int], bdim: int) -> tuple[int, ...]:
+    """Dimension indices of an unbatched value renumbered for its batched version (``bdim`` inserted)."""
+    return tuple(int(d) + (d >= bdim) for d in dims)
+
+
+def _insert_position(kept: Sequence[int], k: int, rank: int) -> int:
+    """Where a new dimension goes so that it is the ``k``-th of ``kept`` (sorted dims of an array of ``rank``
+    dims): before the current ``k``-th one, or at the end."""
+    return kept[k] if k < len(kept) else rank
+
+
+def _sorted_pairs(first: Sequence[int], second: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Paired batching dims, ordered by the first (operand) dims, which must be sorted."""
+    pairs = sorted(zip(first, second))
+    return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+
+
+def _index_bdim_not_last(indices: Any, bdim: int) -> tuple[Any, int]:
+    """The last dim of indices holds the index vectors: a batch dim there moves to the front."""
+    if bdim == indices.ndim - 1:
+        return move_axis(indices, bdim, 0), 0
+    return indices, bdim
+
+
+def _gather_batch(
+    axis_size: int,
+    vals: list,
+    dims: list,
+    *,
+    dimension_numbers: GatherDimensionNumbers,
+    slice_sizes: tuple[int, ...],
+    **params: Any,
+) -> tuple[Any, int]:
+    operand, indices = vals
+    op_bdim, idx_bdim = dims
+    dn = dimension_numbers
+    offset = tuple(dn.offset_dims)
+    collapsed = tuple(dn.collapsed_slice_dims)
+    index_map = tuple(dn.start_index_map)
+    op_batching = tuple(dn.operand_batching_dims)
+    idx_batching = tuple(dn.start_indices_batching_dims)
+    sizes = list(slice_sizes)
+    out_rank = indices.ndim - (idx_bdim is not None) - 1 + len(offset)  # rank of one element's output
+    if op_bdim is not None:
+        collapsed = _shift_past(collapsed, op_bdim)
+        index_map = _shift_past(index_map, op_bdim)
+        op_batching = _shift_past(op_batching, op_bdim)
+    if idx_bdim is None:
+        # Only the operand is batched: read the whole batch dim as one more window dim.
+        sizes.insert(op_bdim, operand.shape[op_bdim])
+        dropped = set(collapsed) | set(op_batching)
+        window = [d for d in range(operand.ndim) if d not in dropped]
+        k = window.index(op_bdim)
+        out_dim = _insert_position(offset, k, out_rank)
+        offset = offset[:k] + (out_dim,) + tuple(o + 1 for o in offset[k:])
+    else:
+        indices, idx_bdim = _index_bdim_not_last(indices, idx_bdim)
+        # The indices' batch dim is the idx_bdim-th output batch (non-offset) dim.
+        batch_positions = [j for j in range(out_rank) if j not in set(offset)]
+        out_dim = _insert_position(batch_positions, idx_bdim, out_rank)
+        offset = tuple(o + (o >= out_dim) for o in offset)
+        idx_batching = _shift_past(idx_batching, idx_bdim)
+        if op_bdim is not None:  # both batched: element b's indices read element b's operand
+            sizes.insert(op_bdim, 1)
+            op_batching, idx_batching = _sorted_pairs(op_batching + (op_bdim,), idx_batching + (idx_bdim,))
+    new_dn = GatherDimensionNumbers(
+        offset_dims=offset,
+        collapsed_slice_dims=collapsed,
+        start_index_map=index_map,
+        operand_batching_dims=op_batching,
+        start_indices_batching_dims=idx_batching,
+    )
+    out = gather_p.bind(operand, indices, dimension_numbers=new_dn, slice_sizes=tuple(sizes), **params)
+    return out, out_dim
+
+
+def _scatter_batch(prim: Primitive) -> Callable:
+    def rule(
+        axis_size: int,
+        vals: list,
+        dims: list,
+        *,
+        dimension_numbers: ScatterDimensionNumbers,
+        **params: Any,
+    ) -> tuple[Any, int]:
+        operand, indices, updates = vals
+        op_bdim, idx_bdim, upd_bdim = dims
+        dn = dimension_numbers
+        if op_bdim is None:  # every batch element writes into its own copy of the operand
+            operand, op_bdim = broadcast_batch(operand, axis_size, 0), 0
+        updates_rank = updates.ndim - (upd_bdim is not None)  # rank of one element's updates
+        window_dims = tuple(dn.update_window_dims)
+        inserted = _shift_past(dn.inserted_window_dims, op_bdim)
+        to_operand = _shift_past(dn.scatter_dims_to_operand_dims, op_bdim)
+        op_batching = _shift_past(dn.operand_batching_dims, op_bdim)
+        idx_batching = tuple(dn.scatter_indices_batching_dims)
+        if idx_bdim is None:
+            # Shared indices: the batch dim is one more (full-size) update window dim.
+            dropped = set(inserted) | set(op_batching)
+            window = [d for d in range(operand.ndim) if d not in dropped]
+            k = window.index(op_bdim)
+            upd_dim = _insert_position(window_dims, k, updates_rank)
+            window_dims = window_dims[:k] + (upd_dim,) + tuple(w + 1 for w in window_dims[k:])
+        else:
+            indices, idx_bdim = _index_bdim_not_last(indices, idx_bdim)
+            # The indices' batch dim is the idx_bdim-th scatter (non-window) dim of the updates.
+            scatter_positions = [j for j in range(updates_rank) if j not in set(window_dims)]
+            upd_dim = _insert_position(scatter_positions, idx_bdim, updates_rank)
+            window_dims = tuple(w + (w >= upd_dim) for w in window_dims)
+            idx_batching = _shift_past(idx_batching, idx_bdim)
+            op_batching, idx_batching = _sorted_pairs(op_batching + (op_bdim,), idx_batching + (idx_bdim,))
+        if upd_bdim is None:
+            updates = broadcast_batch(updates, axis_size, upd_dim)
+        else:
+            updates = move_axis(updates, upd_bdim, upd_dim)
+        new_dn = ScatterDimensionNumbers(
+            update_window_dims=window_dims,
+            inserted_window_dims=inserted,
+            scatter_dims_to_operand_dims=to_operand,
+            operand_batching_dims=op_batching,
+            scatter_indices_batching_dims=idx_batching,
+        )
+        return prim.bind(operand, indices, updates, dimension_numbers=new_dn, **params), op_bdim
+
+    return rule
+
+
+gather_p.batch = _gather_batch
+for _p in (scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p):
+    _p.batch = _scatter_batch(_p)

@@ -233,3 +233,56 @@ def _dot_general_transpose(
 
 dot_general_p.jvp = _dot_general_jvp
 dot_general_p.transpose = _dot_general_transpose
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching rules
+# ---------------------------------------------------------------------------------------------------
+#
+# The vmapped dimension never needs moving: when both operands carry it, it becomes one more (leading) batch
+# dimension of the contraction; when only one does, it is one more free dimension of that operand, and the
+# output's batch dim is wherever that free dimension lands in (batch..., lhs free..., rhs free...).
+
+
+def _shift_past(dims: Sequence[int], bdim: int) -> tuple[int, ...]:
+    """Dimension indices of an unbatched operand renumbered for the batched one (``bdim`` inserted)."""
+    return tuple(int(d) + (d >= bdim) for d in dims)
+
+
+def _dot_general_batch(
+    axis_size: int,
+    vals: list,
+    dims: list,
+    *,
+    dimension_numbers: DotDimensionNumbers,
+    precision: Any = None,
+    preferred_element_type: Any = None,
+) -> tuple[Any, int]:
+    lhs, rhs = vals
+    lhs_bdim, rhs_bdim = dims
+    (lc, rc), (lb, rb) = dimension_numbers
+    if lhs_bdim is not None:
+        lc, lb = _shift_past(lc, lhs_bdim), _shift_past(lb, lhs_bdim)
+    if rhs_bdim is not None:
+        rc, rb = _shift_past(rc, rhs_bdim), _shift_past(rb, rhs_bdim)
+    if lhs_bdim is not None and rhs_bdim is not None:
+        lb, rb = (lhs_bdim,) + tuple(lb), (rhs_bdim,) + tuple(rb)
+        out_dim = 0
+    elif lhs_bdim is not None:
+        lhs_free = _free_dims(lhs.ndim, lc, lb)
+        out_dim = len(lb) + lhs_free.index(lhs_bdim)
+    else:
+        lhs_free = _free_dims(lhs.ndim, lc, lb)
+        rhs_free = _free_dims(rhs.ndim, rc, rb)
+        out_dim = len(lb) + len(lhs_free) + rhs_free.index(rhs_bdim)
+    out = dot_general_p.bind(
+        lhs,
+        rhs,
+        dimension_numbers=((tuple(lc), tuple(rc)), (tuple(lb), tuple(rb))),
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )
+    return out, out_dim
+
+
+dot_general_p.batch = _dot_general_batch

@@ -327,3 +327,44 @@ def _cumulative_jvp(prim: Primitive, combine: Callable) -> None:
 _cumulative_jvp(cumprod_p, _ew.mul_p.bind)
 _cumulative_jvp(cummax_p, _ew.max_p.bind)
 _cumulative_jvp(cummin_p, _ew.min_p.bind)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching rules
+# ---------------------------------------------------------------------------------------------------
+#
+# One batched operand, so each rule renumbers its axes around the batch dim and applies the primitive to
+# the whole batch at once.
+
+
+def _batched_axes(axes: tuple[int, ...], bdim: int) -> tuple[int, ...]:
+    """Axes of one batch element renumbered for the batched operand (``bdim`` inserted)."""
+    return tuple(a + (a >= bdim) for a in axes)
+
+
+def _reduction_batch(prim: Primitive) -> None:
+    def rule(axis_size: int, vals: list, dims: list, *, axes: tuple[int, ...], **params: Any) -> tuple:
+        (x,), (bdim,) = vals, dims
+        moved = _batched_axes(tuple(axes), bdim)
+        # The batch dim keeps its place among the axes that survive the reduction.
+        out_dim = bdim - sum(1 for a in moved if a < bdim)
+        return prim.bind(x, axes=moved, **params), out_dim
+
+    prim.batch = rule
+
+
+for _p in (reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p, reduce_or_p, argmax_p,
+           argmin_p):  # fmt: skip
+    _reduction_batch(_p)
+
+
+def _cumulative_batch(prim: Primitive) -> None:
+    def rule(axis_size: int, vals: list, dims: list, *, axis: int, reverse: bool = False) -> tuple:
+        (x,), (bdim,) = vals, dims
+        return prim.bind(x, axis=axis + (axis >= bdim), reverse=reverse), bdim
+
+    prim.batch = rule
+
+
+for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p):
+    _cumulative_batch(_p)

@@ -133,3 +133,27 @@ def _checkpoint_transpose(cts: list, *args: Any, jaxpr: ClosedJaxpr, prevent_cse
 
 checkpoint_p.jvp = _checkpoint_jvp
 checkpoint_p.transpose = _checkpoint_transpose
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching rules
+# ---------------------------------------------------------------------------------------------------
+#
+# The body is re-traced under vmap and the checkpoint rebound with it (so it is still recomputed in the
+# backward pass of any differentiation applied later); every output has its batch dim first.
+
+from ..transforms.batching import move_axis  # noqa: E402
+from .custom_derivatives import batch_closed_jaxpr  # noqa: E402
+
+
+def _checkpoint_batch(axis_size: int, vals: list, dims: list, *, jaxpr: ClosedJaxpr, prevent_cse: bool,
+                      differentiated: bool, policy: Any) -> tuple[list, list]:  # fmt: skip
+    vals = [v if d is None else move_axis(v, d, 0) for v, d in zip(vals, dims)]
+    in_axes = [None if d is None else 0 for d in dims]
+    body, new_consts = batch_closed_jaxpr(jaxpr, axis_size, in_axes, vals)
+    outs = checkpoint_p.bind(*new_consts, *vals, jaxpr=body, prevent_cse=prevent_cse,
+                             differentiated=differentiated, policy=policy)  # fmt: skip
+    return outs, [0] * len(outs)
+
+
+checkpoint_p.batch = _checkpoint_batch

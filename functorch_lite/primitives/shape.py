@@ -480,3 +480,228 @@ dynamic_update_slice_p.jvp = _dynamic_update_slice_jvp
 dynamic_update_slice_p.transpose = _dynamic_update_slice_transpose
 
 defjvp_zero(iota_p)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching rules
+# ---------------------------------------------------------------------------------------------------
+#
+# Each rule works on the whole batch at once: axis parameters are renumbered around the batch dim (or the
+# batch is moved to the front and prepended to the shape parameters). Start indices that differ along the
+# batch turn dynamic_slice into a gather and dynamic_update_slice into a scatter with a pair of batching dims
+# (element b reads or writes its own operand at its own start).
+
+from ..transforms.batching import bdim_at_front, broadcast_batch, move_axis  # noqa: E402
+
+
+def _shifted(dims: tuple[int, ...], bdim: int) -> tuple[int, ...]:
+    """Dims of one batch element renumbered for the batched value (``bdim`` inserted)."""
+    return tuple(int(d) + (d >= bdim) for d in dims)
+
+
+def _broadcast_in_dim_batch(
+    axis_size: int, vals: list, dims: list, *, shape: tuple, broadcast_dimensions: tuple, sharding: Any = None
+) -> tuple[Any, int]:
+    (x,), (bdim,) = vals, dims
+    x = move_axis(x, bdim, 0)
+    out = broadcast_in_dim_p.bind(
+        x,
+        shape=(axis_size,) + tuple(shape),
+        broadcast_dimensions=(0,) + tuple(d + 1 for d in broadcast_dimensions),
+        sharding=sharding,
+    )
+    return out, 0
+
+
+def _reshape_batch(
+    axis_size: int, vals: list, dims: list, *, new_sizes: tuple, dimensions: Any = None, sharding: Any = None
+) -> tuple[Any, int]:
+    (x,), (bdim,) = vals, dims
+    x = move_axis(x, bdim, 0)
+    if dimensions is not None:
+        x = transpose_p.bind(x, permutation=(0,) + tuple(d + 1 for d in dimensions))
+    out = reshape_p.bind(x, new_sizes=(axis_size,) + tuple(new_sizes), dimensions=None, sharding=sharding)
+    return out, 0
+
+
+def _transpose_batch(axis_size: int, vals: list, dims: list, *, permutation: tuple) -> tuple[Any, int]:
+    (x,), (bdim,) = vals, dims
+    # The batch dim stays where it is; the element's dims around it are permuted.
+    perm = list(_shifted(tuple(permutation), bdim))
+    perm.insert(bdim, bdim)
+    return transpose_p.bind(x, permutation=tuple(perm)), bdim
+
+
+def _squeeze_batch(axis_size: int, vals: list, dims: list, *, dimensions: tuple) -> tuple[Any, int]:
+    (x,), (bdim,) = vals, dims
+    moved = _shifted(tuple(dimensions), bdim)
+    return squeeze_p.bind(x, dimensions=moved), bdim - sum(1 for d in moved if d < bdim)
+
+
+def _rev_batch(axis_size: int, vals: list, dims: list, *, dimensions: tuple) -> tuple[Any, int]:
+    (x,), (bdim,) = vals, dims
+    return rev_p.bind(x, dimensions=_shifted(tuple(dimensions), bdim)), bdim
+
+
+def _slice_batch(
+    axis_size: int, vals: list, dims: list, *, start_indices: tuple, limit_indices: tuple, strides: Any = None
+) -> tuple[Any, int]:
+    (x,), (bdim,) = vals, dims
+    starts, limits = list(start_indices), list(limit_indices)
+    starts.insert(bdim, 0)
+    limits.insert(bdim, axis_size)
+    if strides is not None:
+        strides = list(strides)
+        strides.insert(bdim, 1)
+        strides = tuple(strides)
+    out = slice_p.bind(x, start_indices=tuple(starts), limit_indices=tuple(limits), strides=strides)
+    return out, bdim
+
+
+def _index_dtype(starts: list) -> np.dtype:
+    """One integer dtype for all the start indices (they may differ): the widest of them."""
+    if not starts:
+        return np.dtype(np.int32)
+    return np.dtype(np.result_type(*[s.dtype for s in starts]))
+
+
+def _stacked_starts(axis_size: int, starts: list, start_dims: list, dtype: np.dtype) -> Any:
+    """The start indices as one ``(B, n)`` array of index vectors, batch first."""
+    from .elementwise import convert_element_type_p
+
+    columns = []
+    for s, d in zip(starts, start_dims):
+        s = bdim_at_front(s, d, axis_size)
+        if s.dtype != dtype:
+            s = convert_element_type_p.bind(s, new_dtype=dtype, weak_type=False, sharding=None)
+        columns.append(reshape_p.bind(s, new_sizes=(axis_size, 1), dimensions=None, sharding=None))
+    return concatenate_p.bind(*columns, dimension=1)
+
+
+def _zero_index(starts: list) -> Array:
+    return Array(np.zeros((), dtype=_index_dtype(starts))[()], False)
+
+
+def _dynamic_slice_batch(axis_size: int, vals: list, dims: list, *, slice_sizes: tuple) -> tuple[Any, int]:
+    x, *starts = vals
+    x_dim, *start_dims = dims
+    if all(d is None for d in start_dims):
+        # Shared starts: the whole batch dim is one more (full) slice dim, starting at 0.
+        starts = list(starts)
+        starts.insert(x_dim, _zero_index(starts))
+        sizes = list(slice_sizes)
+        sizes.insert(x_dim, axis_size)
+        return dynamic_slice_p.bind(x, *starts, slice_sizes=tuple(sizes)), x_dim
+    from .indexing import GatherDimensionNumbers, GatherScatterMode, gather_p
+
+    # Per-element starts: a gather whose index vectors (one per batch element) read windows of
+    # ``slice_sizes``; CLIP mode clamps the windows into bounds exactly as dynamic_slice does.
+    rank = len(slice_sizes)
+    indices = _stacked_starts(axis_size, starts, start_dims, _index_dtype(starts))
+    window = tuple(range(1, rank + 1))
+    if x_dim is None:
+        dn = GatherDimensionNumbers(
+            offset_dims=window, collapsed_slice_dims=(), start_index_map=tuple(range(rank))
+        )
+        sizes = tuple(slice_sizes)
+    else:
+        x = move_axis(x, x_dim, 0)
+        dn = GatherDimensionNumbers(
+            offset_dims=window,
+            collapsed_slice_dims=(),
+            start_index_map=window,
+            operand_batching_dims=(0,),
+            start_indices_batching_dims=(0,),
+        )
+        sizes = (1,) + tuple(slice_sizes)
+    out = gather_p.bind(
+        x,
+        indices,
+        dimension_numbers=dn,
+        slice_sizes=sizes,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=GatherScatterMode.CLIP,
+        fill_value=None,
+    )
+    return out, 0
+
+
+def _dynamic_update_slice_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
+    x, update, *starts = vals
+    x_dim, update_dim, *start_dims = dims
+    # The result differs along the batch: both arrays get the batch dim first (materialised if missing).
+    x = bdim_at_front(x, x_dim, axis_size)
+    update = bdim_at_front(update, update_dim, axis_size)
+    if all(d is None for d in start_dims):
+        return dynamic_update_slice_p.bind(x, update, _zero_index(list(starts)), *starts), 0
+    from .indexing import GatherScatterMode, ScatterDimensionNumbers, scatter_p
+
+    # Per-element starts: a scatter of each element's update window into its own operand.
+    rank = x.ndim - 1
+    window = tuple(range(1, rank + 1))
+    dn = ScatterDimensionNumbers(
+        update_window_dims=window,
+        inserted_window_dims=(),
+        scatter_dims_to_operand_dims=window,
+        operand_batching_dims=(0,),
+        scatter_indices_batching_dims=(0,),
+    )
+    indices = _stacked_starts(axis_size, list(starts), list(start_dims), _index_dtype(list(starts)))
+    out = scatter_p.bind(
+        x,
+        indices,
+        update,
+        dimension_numbers=dn,
+        indices_are_sorted=True,
+        unique_indices=True,
+        mode=GatherScatterMode.CLIP,
+        update_jaxpr=None,
+        update_consts=(),
+    )
+    return out, 0
+
+
+def _concatenate_batch(axis_size: int, vals: list, dims: list, *, dimension: int) -> tuple[Any, int]:
+    xs = [bdim_at_front(x, d, axis_size) for x, d in zip(vals, dims)]
+    return concatenate_p.bind(*xs, dimension=dimension + 1), 0
+
+
+def _pad_batch(axis_size: int, vals: list, dims: list, *, padding_config: tuple) -> tuple[Any, int]:
+    x, value = vals
+    x_dim, value_dim = dims
+    if value_dim is None:  # the common case: no padding along the batch dim
+        config = list(padding_config)
+        config.insert(x_dim, (0, 0, 0))
+        return pad_p.bind(x, value, padding_config=tuple(config)), x_dim
+    from .elementwise import select_n_p
+
+    # A padding value per element: pad with anything, then choose the element's value wherever the output
+    # is padding (a mask computed by padding a block of True with False).
+    x = bdim_at_front(x, x_dim, axis_size)
+    config = ((0, 0, 0),) + tuple(padding_config)
+    padded = pad_p.bind(x, _zero_scalar(x.dtype), padding_config=config)
+    true = Array(np.ones(tuple(x.shape[1:]), dtype=np.bool_), False)
+    mask = pad_p.bind(true, Array(np.bool_(False), False), padding_config=tuple(padding_config))
+    mask = broadcast_batch(mask, axis_size, 0)
+    value = move_axis(value, value_dim, 0)
+    fill = broadcast_in_dim_p.bind(value, shape=tuple(padded.shape), broadcast_dimensions=(0,), sharding=None)
+    return select_n_p.bind(mask, fill, padded), 0
+
+
+def _iota_batch(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, None]:
+    # iota has no operands, so vmap never has a batched one to give it: the result is the same everywhere.
+    return iota_p.bind(**params), None
+
+
+broadcast_in_dim_p.batch = _broadcast_in_dim_batch
+reshape_p.batch = _reshape_batch
+transpose_p.batch = _transpose_batch
+squeeze_p.batch = _squeeze_batch
+rev_p.batch = _rev_batch
+slice_p.batch = _slice_batch
+dynamic_slice_p.batch = _dynamic_slice_batch
+dynamic_update_slice_p.batch = _dynamic_update_slice_batch
+concatenate_p.batch = _concatenate_batch
+pad_p.batch = _pad_batch
+iota_p.batch = _iota_batch

@@ -116,3 +116,30 @@ def _sort_jvp(primals: list, tangents: list, *, dimension: int, is_stable: bool,
 
 
 sort_p.jvp = _sort_jvp
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching rules
+# ---------------------------------------------------------------------------------------------------
+
+from ..transforms.batching import bdim_at_front  # noqa: E402
+
+
+def _sort_batch(
+    axis_size: int, vals: list, dims: list, *, dimension: int, is_stable: bool, num_keys: int
+) -> tuple[list, list]:
+    # Operands share one shape, so they need one batch position. Keep it when every operand has it at the
+    # same place; otherwise put it first (materialising it for unbatched operands).
+    batched = {d for d in dims if d is not None}
+    if len(batched) == 1 and None not in dims:
+        bdim = batched.pop()
+        operands = list(vals)
+    else:
+        bdim = 0
+        operands = [bdim_at_front(v, d, axis_size) for v, d in zip(vals, dims)]
+    sort_dim = dimension + (dimension >= bdim)
+    outs = sort_p.bind(*operands, dimension=sort_dim, is_stable=is_stable, num_keys=num_keys)
+    return outs, [bdim] * len(outs)
+
+
+sort_p.batch = _sort_batch

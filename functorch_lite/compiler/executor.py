@@ -1,0 +1,236 @@
+"""The compiled plan: a jaxpr turned into generated straight-line Python that calls primitive impls.
+
+No interpretation at run time: every equation is one line ``c = _p3(a, b)`` with the impl (params bound)
+as a closure constant. Dead buffers are reused: an elementwise ufunc writes into an input buffer (or a
+donated argument) that nothing reads afterwards — tracked through views, since reshape/broadcast/slice
+results share memory with their input. Call-like primitives (nested jit, custom_jvp/vjp, checkpoint) are
+inlined first.
+
+Example:
+    >>> plan = compile_jaxpr(closed.jaxpr, closed.consts)
+    >>> print(plan.source)
+    def run(a):
+        b = _p0(a)
+        c = _p1(b, _k0, out=b)
+        return (c,)
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..core.array import Array
+from ..core.jaxpr import Eqn, Jaxpr, Literal, Var
+from ..core.trace import Tracer
+
+# Primitives whose params hold a jaxpr evaluated as a plain call: inlined before code generation.
+INLINE_CALLS: dict[str, str] = {}  # primitive name -> name of the param holding the ClosedJaxpr
+
+
+def _is_ufunc(impl: Any) -> bool:
+    return isinstance(impl, np.ufunc) and impl.nout == 1
+
+
+def inline_calls(jaxpr: Jaxpr, consts: list) -> tuple[Jaxpr, list]:
+    """Replace call equations (see ``INLINE_CALLS``) by the equations of their bodies."""
+    if not any(e.primitive.name in INLINE_CALLS for e in jaxpr.eqns):
+        return jaxpr, consts
+    consts = list(consts)
+    constvars = list(jaxpr.constvars)
+    eqns: list[Eqn] = []
+
+    def emit(body: Jaxpr, body_consts: list, args: list, outs: list) -> None:
+        rename: dict[Var, Any] = {}
+        for v, c in zip(body.constvars, body_consts):
+            new = Var(v.aval)
+            constvars.append(new)
+            consts.append(c)
+            rename[v] = new
+        rename.update(zip(body.invars, args))
+        sub = lambda v: rename.get(v, v) if type(v) is Var else v  # noqa: E731
+        for e in body.eqns:
+            if e.primitive.name in INLINE_CALLS:
+                inner = e.params[INLINE_CALLS[e.primitive.name]]
+                new_outs = [Var(v.aval) for v in e.outvars]
+                rename.update(zip(e.outvars, new_outs))
+                emit(inner.jaxpr, inner.consts, [sub(v) for v in e.invars], new_outs)
+                continue
+            new_outs = [Var(v.aval) for v in e.outvars]
+            rename.update(zip(e.outvars, new_outs))
+            eqns.append(e.replace(invars=[sub(v) for v in e.invars], outvars=new_outs))
+        for target, v in zip(outs, body.outvars):
+            eqns.append(_copy_eqn(sub(v), target))
+
+    for e in jaxpr.eqns:
+        if e.primitive.name in INLINE_CALLS:
+            inner = e.params[INLINE_CALLS[e.primitive.name]]
+            emit(inner.jaxpr, inner.consts, list(e.invars), list(e.outvars))
+        else:
+            eqns.append(e)
+    return Jaxpr(constvars, jaxpr.invars, eqns, jaxpr.outvars), consts
+
+
+class _Alias:
+    """A pseudo-primitive that binds one variable to another's value (from inlining)."""
+
+    name = "alias"
+    multiple_results = False
+
+    @staticmethod
+    def impl(x: Any) -> Any:
+        return x
+
+
+def _copy_eqn(source: Any, target: Var) -> Eqn:
+    return Eqn(_Alias, [source], [target], {}, None)
+
+
+class CompiledPlan:
+    """A callable on backend arrays (numpy/cupy): ``plan(*values) -> tuple of values``."""
+
+    def __init__(self, source: str, run: Any, jaxpr: Jaxpr):
+        self.source = source
+        self.run = run
+        self.jaxpr = jaxpr
+
+    def __call__(self, *values: Any) -> tuple:
+        return self.run(*values)
+
+
+def compile_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], donated: Sequence[bool] = ()) -> CompiledPlan:
+    """Generate and build the straight-line Python plan for ``jaxpr``.
+
+    ``consts`` are the values of the constvars (Arrays or backend arrays); ``donated[i]`` marks input ``i``
+    as donated, so its buffer may be overwritten.
+    """
+    jaxpr, consts = inline_calls(jaxpr, list(consts))
+    names: dict[Var, str] = {}
+    counter = itertools.count()
+    namespace: dict[str, Any] = {"__name__": "functorch_lite.compiler.generated"}
+
+    def fresh(prefix: str = "v") -> str:
+        return f"{prefix}{next(counter)}"
+
+    def constant(value: Any, prefix: str = "_k") -> str:
+        name = fresh(prefix)
+        namespace[name] = value
+        return name
+
+    # Where each value's memory comes from, to decide when a buffer is dead: ufunc results own a fresh
+    # buffer; anything else may alias all of its inputs (views), so it joins their buffers.
+    owner: dict[Var, frozenset] = {}
+    owned_by_us: set[int] = set()
+    buffer_ids = itertools.count()
+
+    args = []
+    for i, v in enumerate(jaxpr.invars):
+        names[v] = fresh("a")
+        args.append(names[v])
+        bid = next(buffer_ids)
+        owner[v] = frozenset([bid])
+        if i < len(donated) and donated[i]:
+            owned_by_us.add(bid)
+    for v, c in zip(jaxpr.constvars, consts):
+        value = c._value if type(c) is Array else c
+        if isinstance(value, Tracer):
+            raise TypeError("cannot compile a jaxpr whose constants are tracers")
+        names[v] = constant(value, "_c")
+        owner[v] = frozenset([next(buffer_ids)])
+
+    def atom(v: Any) -> str:
+        if type(v) is Literal:
+            return constant(np.asarray(v.val, dtype=v.aval.dtype)[()])
+        return names[v]
+
+    owner_of = _propagate_owners(jaxpr, owner, buffer_ids, owned_by_us)
+    # Last equation index reading each buffer (outputs count as read at the end).
+    last_read: dict[int, int] = {}
+    for k, eqn in enumerate(jaxpr.eqns):
+        for v in eqn.invars:
+            if type(v) is Var:
+                for bid in owner_of[v]:
+                    last_read[bid] = k
+    end = len(jaxpr.eqns)
+    for v in jaxpr.outvars:
+        if type(v) is Var:
+            for bid in owner_of[v]:
+                last_read[bid] = end
+
+    lines = [f"def run({', '.join(args)}):"]
+    reused: set[int] = set()
+    for k, eqn in enumerate(jaxpr.eqns):
+        prim = eqn.primitive
+        impl = prim.impl
+        if impl is None:
+            impl = _eager_adapter(prim, eqn)
+        elif eqn.params:
+            impl = functools.partial(impl, **eqn.params)
+        fn = constant(impl, "_p")
+        ins = [atom(v) for v in eqn.invars]
+        outs = [fresh() for _ in eqn.outvars]
+        for v, name in zip(eqn.outvars, outs):
+            names[v] = name
+        out_kw = ""
+        if not eqn.params and _is_ufunc(prim.impl) and len(eqn.outvars) == 1:
+            target = _reusable_input(eqn, k, owner_of, last_read, owned_by_us, reused)
+            if target is not None:
+                out_kw = f", out={names[target]}"
+                reused.update(owner_of[target])
+        lhs = ", ".join(outs) + ("," if prim.multiple_results and len(outs) == 1 else "")
+        if prim.multiple_results and not outs:
+            lhs = "_"
+        lines.append(f"    {lhs} = {fn}({', '.join(ins)}{out_kw})")
+    outs = ", ".join(atom(v) for v in jaxpr.outvars)
+    lines.append(f"    return ({outs}{',' if len(jaxpr.outvars) == 1 else ''})")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, "<functorch_lite.jit>", "exec"), namespace)  # our own generated code only
+    return CompiledPlan(source, namespace["run"], jaxpr)
+
+
+def _propagate_owners(jaxpr: Jaxpr, owner: dict, buffer_ids: Any, owned_by_us: set) -> dict:
+    owner_of = dict(owner)
+    for eqn in jaxpr.eqns:
+        prim = eqn.primitive
+        if _is_ufunc(prim.impl) and not eqn.params:
+            for v in eqn.outvars:
+                bid = next(buffer_ids)
+                owner_of[v] = frozenset([bid])
+                if v.aval.shape:  # numpy returns scalars, not writable buffers, for 0-d results
+                    owned_by_us.add(bid)
+        else:
+            joined = frozenset().union(*[owner_of[v] for v in eqn.invars if type(v) is Var])
+            for v in eqn.outvars:
+                owner_of[v] = joined | {next(buffer_ids)}
+    return owner_of
+
+
+def _reusable_input(eqn: Eqn, k: int, owner_of: dict, last_read: dict, owned_by_us: set, reused: set) -> Any:
+    out = eqn.outvars[0].aval
+    if not out.shape:
+        return None
+    for v in eqn.invars:
+        if type(v) is not Var or v.aval.shape != out.shape or v.aval.dtype != out.dtype:
+            continue
+        bids = owner_of[v]
+        if len(bids) == 1 and all(b in owned_by_us and last_read.get(b) == k for b in bids):
+            return v
+    return None
+
+
+def _eager_adapter(prim: Any, eqn: Eqn) -> Any:
+    """Run a primitive without a backend impl (e.g. a higher-order one) on raw values via its eager path."""
+    weak = [v.aval.weak_type for v in eqn.invars]
+    params = eqn.params
+
+    def run(*values: Any) -> Any:
+        out = prim.eager(*[Array(x, w) for x, w in zip(values, weak)], **params)
+        if prim.multiple_results:
+            return [o._value for o in out]
+        return out._value
+
+    return run

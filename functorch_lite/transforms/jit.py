@@ -1,0 +1,710 @@
+"""``jit``: trace once per cache key into a jaxpr, optimise it, and run it as a compiled plan.
+
+jit is a call primitive, ``pjit``, holding the traced ClosedJaxpr. Its rules transform that jaxpr (each
+result cached on the jaxpr), never the user's Python function: JVP differentiates the jaxpr; under reverse
+mode the JVP jaxpr is split into a known (primal) part run as a compiled call and a linear (tangent) part
+staged for the backward pass, whose transpose is itself a compiled call; batching vmaps the jaxpr.
+
+The cache key is the static arguments (by hash and equality), the pytree structure, and the
+(shape, dtype, weak_type) of every leaf, plus the x64 flag. A cache hit on plain Array arguments is:
+one key tuple, one dict lookup, the generated plan, and wrapping the outputs.
+
+Example:
+    >>> f = fl.jit(lambda x: fnp.sin(x) * 2.0)
+    >>> f(fnp.ones(3))
+    Array([1.682942, 1.682942, 1.682942], dtype=float32)
+    >>> print(f.lower(fnp.ones(3)).as_text())
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from functools import update_wrapper
+from typing import Any
+
+import numpy as np
+
+from .. import tree_util
+from ..compiler.executor import INLINE_CALLS, CompiledPlan, compile_jaxpr
+from ..core import dtypes
+from ..core.array import Array
+from ..core.config import config
+from ..core.jaxpr import ClosedJaxpr, Jaxpr, Var, eval_jaxpr
+from ..core.passes import dce_jaxpr, optimize
+from ..core.source_info import describe_function, user_line
+from ..core.staging import (
+    ShapeDtypeStruct,
+    abstractify,
+    flat_argument_names,
+    trace_to_jaxpr,
+)
+from ..core.trace import Primitive, ShapedArray, Tracer, _context
+from .ad import (
+    LinearTangentTrace,
+    UndefinedPrimal,
+    Zero,
+    backward_pass,
+    instantiate,
+    is_undefined,
+    jvp_flat,
+    tangent_aval,
+)
+
+logger = logging.getLogger("functorch_lite")
+
+# ---------------------------------------------------------------------------------------------------
+# The call primitive
+# ---------------------------------------------------------------------------------------------------
+
+pjit_p = Primitive(
+    "pjit",
+    impl=None,
+    abstract_eval=lambda *avals, jaxpr, name: jaxpr.out_avals,
+    multiple_results=True,
+)
+INLINE_CALLS["pjit"] = "jaxpr"
+
+# Everything derived from a jaxpr (its plan, JVP, linearization, transpose, batched versions) is cached on
+# the jaxpr object itself, so it lives exactly as long as the jaxpr does.
+_derived: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_derived_lock = threading.Lock()
+
+
+def _cached(closed: ClosedJaxpr, key: Any, build: Callable[[], Any]) -> Any:
+    table = _derived.get(closed)
+    if table is not None and key in table:
+        return table[key]
+    value = build()
+    with _derived_lock:
+        _derived.setdefault(closed, {})[key] = value
+    return value
+
+
+def plan_for(closed: ClosedJaxpr, donated: tuple[bool, ...] = ()) -> CompiledPlan:
+    """The compiled plan of a closed jaxpr (optimised once, cached on the jaxpr)."""
+
+    def build() -> CompiledPlan:
+        jaxpr, consts = optimize(closed.jaxpr, closed.consts)
+        return compile_jaxpr(jaxpr, consts, donated)
+
+    return _cached(closed, ("plan", donated), build)
+
+
+def _wrap_outputs(values: Sequence[Any], avals: Sequence[ShapedArray]) -> list:
+    new = Array.__new__
+    out = []
+    for value, aval in zip(values, avals):
+        a = new(Array)
+        a._value = value
+        a._weak = aval.weak_type
+        out.append(a)
+    return out
+
+
+def _pjit_eager(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list:
+    plan = plan_for(jaxpr)
+    outs = plan(*[a._value for a in args])
+    if config.debug_nans:
+        check_nans(jaxpr, args, outs, name)
+    return _wrap_outputs(outs, jaxpr.out_avals)
+
+
+pjit_p.eager = _pjit_eager
+
+
+def _closed_from(traced: ClosedJaxpr) -> ClosedJaxpr:
+    """A jaxpr whose constvars become leading invars (for derived jaxprs traced from others)."""
+    j = traced.jaxpr
+    return ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), [])
+
+
+def jvp_jaxpr(closed: ClosedJaxpr, nonzero: tuple[bool, ...]) -> tuple[ClosedJaxpr, int, list[bool], list]:
+    """The JVP of ``closed``: inputs (consts, primals, nonzero tangents) -> (primal outs, tangent outs of the
+    inexact outputs). Returns the jaxpr, its number of consts, which outputs have tangents, and the consts."""
+
+    def build() -> tuple[ClosedJaxpr, int, list[bool], list]:
+        in_avals = closed.in_avals
+        out_mask = [dtypes.is_inexact(a.dtype) for a in closed.out_avals]
+        n = len(in_avals)
+
+        def jvp_body(*args: Any) -> list:
+            primals, tangent_iter = list(args[:n]), iter(args[n:])
+            tangents = [
+                next(tangent_iter) if nz else Zero(tangent_aval(a)) for nz, a in zip(nonzero, in_avals)
+            ]
+            p_out, t_out = jvp_flat(
+                lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs), primals, tangents
+            )
+            return list(p_out) + [t for t, m in zip(t_out, out_mask) if m]
+
+        tangent_in = [tangent_aval(a) for a, nz in zip(in_avals, nonzero) if nz]
+        traced = trace_to_jaxpr(jvp_body, list(in_avals) + tangent_in, jvp_body)
+        return _closed_from(traced), len(traced.consts), out_mask, traced.consts
+
+    return _cached(closed, ("jvp", nonzero), build)
+
+
+def _partial_eval(closed: ClosedJaxpr, n_known: int) -> tuple[ClosedJaxpr, ClosedJaxpr, int, int]:
+    """Split a JVP jaxpr into a known part (inputs 0..n_known: consts + primals) computing the primal
+    outputs and the residuals, and a linear part (residuals + tangents -> tangent outputs)."""
+    j = closed.jaxpr
+    unknown: set[Var] = set(j.invars[n_known:])
+    known_eqns, unknown_eqns = [], []
+    for eqn in j.eqns:
+        if any(type(v) is Var and v in unknown for v in eqn.invars):
+            unknown.update(eqn.outvars)
+            unknown_eqns.append(eqn)
+        else:
+            known_eqns.append(eqn)
+    residuals: list[Var] = []
+    seen: set[Var] = set()
+    for eqn in unknown_eqns:
+        for v in eqn.invars:
+            if type(v) is Var and v not in unknown and v not in seen:
+                seen.add(v)
+                residuals.append(v)
+    primal_outs = [v for v in j.outvars if type(v) is not Var or v not in unknown]
+    n_primal_out = len(j.outvars) - sum(1 for v in j.outvars if type(v) is Var and v in unknown)
+    tangent_outs = j.outvars[n_primal_out:]
+    for v in tangent_outs:  # a tangent output computed from primals only (e.g. an instantiated zero)
+        if type(v) is Var and v not in unknown and v not in seen:
+            seen.add(v)
+            residuals.append(v)
+    known = Jaxpr([], j.invars[:n_known], known_eqns, primal_outs[:n_primal_out] + residuals)
+    linear = Jaxpr([], residuals + j.invars[n_known:], unknown_eqns, tangent_outs)
+    return ClosedJaxpr(dce_jaxpr(known), []), ClosedJaxpr(dce_jaxpr(linear), []), n_primal_out, len(residuals)
+
+
+def _pjit_jvp(primals: list, tangents: list, *, jaxpr: ClosedJaxpr, name: str) -> tuple[list, list]:
+    nonzero = tuple(type(t) is not Zero for t in tangents)
+    if not any(nonzero):
+        outs = pjit_p.bind(*primals, jaxpr=jaxpr, name=name)
+        return outs, [Zero(tangent_aval(a)) for a in jaxpr.out_avals]
+    jvp_closed, n_consts, out_mask, consts = jvp_jaxpr(jaxpr, nonzero)
+    nz_tangents = [t for t in tangents if type(t) is not Zero]
+    n_out = len(jaxpr.out_avals)
+    if isinstance(_context.trace, LinearTangentTrace):
+        known, linear, n_primal_out, n_res = _cached(
+            jaxpr, ("linearize", nonzero), lambda: _partial_eval(jvp_closed, n_consts + len(primals))
+        )
+        known_outs = pjit_p.bind(*consts, *primals, jaxpr=known, name=name)
+        primal_outs, residuals = known_outs[:n_primal_out], known_outs[n_primal_out:]
+        tangent_outs = pjit_p.bind(*residuals, *nz_tangents, jaxpr=linear, name=f"{name}_lin")
+    else:
+        outs = pjit_p.bind(*consts, *primals, *nz_tangents, jaxpr=jvp_closed, name=f"jvp({name})")
+        primal_outs, tangent_outs = outs[:n_out], outs[n_out:]
+    it = iter(tangent_outs)
+    full = [next(it) if m else Zero(tangent_aval(a)) for m, a in zip(out_mask, jaxpr.out_avals)]
+    return primal_outs, full
+
+
+def transpose_jaxpr(closed: ClosedJaxpr, linear: tuple[bool, ...]) -> tuple[ClosedJaxpr, list]:
+    """The transpose of ``closed`` (linear in the inputs marked by ``linear``): inputs (its consts,
+    non-linear inputs, output cotangents) -> cotangents of the linear inputs (zeros instantiated)."""
+
+    def build() -> tuple[ClosedJaxpr, list]:
+        in_avals = closed.in_avals
+        n_nonlinear = sum(1 for m in linear if not m)
+
+        def body(*args: Any) -> list:
+            nonlinear, cts = iter(args[:n_nonlinear]), list(args[n_nonlinear:])
+            full = [UndefinedPrimal(a) if m else next(nonlinear) for a, m in zip(in_avals, linear)]
+            out = backward_pass(closed.jaxpr, closed.consts, cts, full)
+            return [instantiate(c) for c, m in zip(out, linear) if m]
+
+        avals = [a for a, m in zip(in_avals, linear) if not m] + [tangent_aval(a) for a in closed.out_avals]
+        traced = trace_to_jaxpr(body, avals, body)
+        return _closed_from(traced), traced.consts
+
+    return _cached(closed, ("transpose", linear), build)
+
+
+def _pjit_transpose(cts: list, *args: Any, jaxpr: ClosedJaxpr, name: str) -> list:
+    linear = tuple(is_undefined(a) for a in args)
+    transposed, traced_consts = transpose_jaxpr(jaxpr, linear)
+    nonlinear = [a for a in args if not is_undefined(a)]
+    cts_in = pjit_p.bind(
+        *traced_consts,
+        *nonlinear,
+        *[instantiate(c) for c in cts],
+        jaxpr=transposed,
+        name=f"transpose({name})",
+    )
+    it = iter(cts_in)
+    return [next(it) if m else None for m in linear]
+
+
+pjit_p.jvp = _pjit_jvp
+pjit_p.transpose = _pjit_transpose
+
+
+def batch_jaxpr(closed: ClosedJaxpr, axis_size: int, dims: tuple) -> tuple[ClosedJaxpr, list]:
+    """``closed`` vmapped with input batch dims ``dims`` (None = unbatched); every output batched at 0."""
+    from .vmap import vmap_flat
+
+    def build() -> tuple[ClosedJaxpr, list]:
+        avals = []
+        for a, d in zip(closed.in_avals, dims):
+            if d is None:
+                avals.append(a)
+            else:
+                shape = list(a.shape)
+                shape.insert(d, axis_size)
+                avals.append(ShapedArray(tuple(shape), a.dtype, a.weak_type))
+
+        def body(*args: Any) -> Any:
+            return vmap_flat(
+                lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
+                list(args),
+                list(dims),
+                lambda out: [0] * len(out),
+                axis_size,
+            )
+
+        traced = trace_to_jaxpr(body, avals, body)
+        return _closed_from(traced), traced.consts
+
+    return _cached(closed, ("batch", axis_size, dims), build)
+
+
+def _pjit_batch(
+    axis_size: int, vals: list, dims: list, *, jaxpr: ClosedJaxpr, name: str
+) -> tuple[list, list]:
+    batched, consts = batch_jaxpr(jaxpr, axis_size, tuple(dims))
+    outs = pjit_p.bind(*consts, *vals, jaxpr=batched, name=name)
+    return outs, [0] * len(outs)
+
+
+pjit_p.batch = _pjit_batch
+
+
+# ---------------------------------------------------------------------------------------------------
+# NaN debugging
+# ---------------------------------------------------------------------------------------------------
+
+
+def _has_nan(value: Any) -> bool:
+    value = value._value if type(value) is Array else value
+    return getattr(value, "dtype", np.dtype("i4")).kind in "fc" and bool(np.isnan(value).any())
+
+
+def check_nans(closed: ClosedJaxpr, args: Sequence[Any], outs: Sequence[Any], name: str) -> None:
+    """If an output has a NaN, re-run ``closed`` one primitive at a time and raise at the first one that
+    produced a NaN from NaN-free inputs (as JAX's ``debug_nans`` does)."""
+    if not any(_has_nan(o) for o in outs):
+        return
+    env: dict[Var, Any] = dict(zip(closed.jaxpr.constvars, closed.consts))
+    env.update(zip(closed.jaxpr.invars, args))
+    from ..core.jaxpr import Literal
+
+    read = lambda v: v.as_array() if type(v) is Literal else env[v]  # noqa: E731
+    from ..core.trace import bind_with_trace
+
+    for eqn in closed.jaxpr.eqns:
+        ins = [read(v) for v in eqn.invars]
+        result = bind_with_trace(None, eqn.primitive, ins, eqn.params)
+        results = result if eqn.primitive.multiple_results else [result]
+        env.update(zip(eqn.outvars, results))
+        if any(_has_nan(r) for r in results) and not any(_has_nan(i) for i in ins):
+            where = f" at {eqn.source_info}" if eqn.source_info else ""
+            raise FloatingPointError(
+                f"invalid value (nan) encountered in {eqn.primitive.name}{where}, inside the jitted function "
+                f"{name}. (debug_nans is on: the function was re-run one operation at a time to find it.)"
+            )
+    raise FloatingPointError(
+        f"invalid value (nan) in an input of the jitted function {name} (debug_nans is on)."
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The jit API
+# ---------------------------------------------------------------------------------------------------
+
+
+class _Entry:
+    """One cache entry: the traced jaxpr for a key, its output structure, and (lazily) its plan."""
+
+    __slots__ = ("closed", "out_tree", "plan", "run", "out_avals", "single", "name")
+
+    def __init__(self, closed: ClosedJaxpr, out_tree: Any, name: str):
+        self.closed = closed
+        self.out_tree = out_tree
+        self.plan: CompiledPlan | None = None
+        self.run = None
+        self.out_avals = closed.out_avals
+        self.single = out_tree.num_leaves == 1 and out_tree == tree_util.tree_structure(0)
+        self.name = name
+
+
+def _aval_key(x: Any) -> tuple:
+    if type(x) is Array:
+        v = x._value
+        return (v.shape, v.dtype, x._weak)
+    if isinstance(x, Tracer):
+        a = x.aval
+        return (a.shape, a.dtype, a.weak_type)
+    a = abstractify(x)
+    return (a.shape, a.dtype, a.weak_type)
+
+
+def _raw(x: Any, aval_key: tuple) -> Any:
+    if type(x) is Array:
+        return x._value
+    return np.asarray(x, dtype=aval_key[1])
+
+
+class _DeletedBuffer:
+    """Stands in for the buffer of an Array that was donated to a jitted function."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(
+            "Array has been deleted: it was donated to a jitted function (donate_argnums), which reused its "
+            "memory for the result. Use the function's output instead, or do not donate this argument."
+        )
+
+
+class JitFunction:
+    """A jitted function: call it like the original; ``lower(*args)`` exposes the jaxpr and generated code."""
+
+    def __init__(
+        self,
+        fun: Callable,
+        static_argnums: Sequence[int] = (),
+        static_argnames: Sequence[str] = (),
+        donate_argnums: Sequence[int] = (),
+        cache_size: int = 256,
+    ):
+        update_wrapper(self, fun)
+        self.fun = fun
+        self.static_argnums = tuple(sorted(static_argnums))
+        self.static_argnames = tuple(static_argnames)
+        self.donate_argnums = tuple(donate_argnums)
+        self.cache_size = cache_size
+        self._cache: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._fast_ok = not self.static_argnums and not self.static_argnames and not self.donate_argnums
+        self._trace_count = 0
+
+    # -- calling -----------------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if config.disable_jit:
+            return self.fun(*args, **kwargs)
+        if self._fast_ok and not kwargs and _context.trace is None:
+            key = [config.enable_x64]
+            for a in args:
+                if type(a) is not Array:
+                    break
+                v = a._value
+                key.append((v.shape, v.dtype, a._weak))
+            else:
+                entry = self._cache.get(tuple(key))
+                if entry is not None and entry.run is not None:
+                    outs = entry.run(*[a._value for a in args])
+                    if entry.single:
+                        out = Array.__new__(Array)
+                        out._value = outs[0]
+                        out._weak = entry.out_avals[0].weak_type
+                        return out
+                    return tree_util.tree_unflatten(entry.out_tree, _wrap_outputs(outs, entry.out_avals))
+        return self._call_general(args, kwargs)
+
+    def _key_and_leaves(self, args: tuple, kwargs: dict) -> tuple[Any, list, dict, Any]:
+        static_vals, dynamic_args = self._split_static(args)
+        static_kwargs = {k: v for k, v in kwargs.items() if k in self.static_argnames}
+        dynamic_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        for where, value in list(static_vals.items()) + list(static_kwargs.items()):
+            try:
+                hash(value)
+            except TypeError:
+                raise TypeError(
+                    f"Non-hashable static arguments are not supported. Argument {where!r} of "
+                    f"{describe_function(self.fun)} is a {type(value).__name__}, which is unhashable. Make it "
+                    "hashable (e.g. a tuple instead of a list), or pass it as a regular (traced) argument."
+                ) from None
+        leaves, tree = tree_util.tree_flatten((tuple(dynamic_args), dynamic_kwargs))
+        avals = tuple(_aval_key(x) for x in leaves)
+        static_key = (tuple(static_vals.items()), tuple(sorted(static_kwargs.items())))
+        if self._fast_ok and not kwargs and all(type(a) is Array for a in args):
+            key: Any = (config.enable_x64, *avals)  # the same key the fast path in __call__ builds
+        else:
+            key = (tree, avals, static_key, config.enable_x64)
+        return key, leaves, {"static": static_vals, "static_kwargs": static_kwargs, "tree": tree}, avals
+
+    def _split_static(self, args: tuple) -> tuple[dict, list]:
+        static = {}
+        for i in self.static_argnums:
+            j = i + len(args) if i < 0 else i
+            if not 0 <= j < len(args):
+                raise ValueError(
+                    f"jit-compiled function {describe_function(self.fun)} has static_argnums="
+                    f"{self.static_argnums}, but was called with only {len(args)} positional argument(s): "
+                    f"argument {i} does not exist."
+                )
+            static[j] = args[j]
+        return static, [a for k, a in enumerate(args) if k not in static]
+
+    def _trace(self, key: Any, leaves: list, info: dict, args: tuple, kwargs: dict) -> _Entry:
+        start = time.perf_counter()
+        static, static_kwargs, tree = info["static"], info["static_kwargs"], info["tree"]
+        out_tree_box: list = []
+
+        def flat_fun(*flat: Any) -> list:
+            dyn_args, dyn_kwargs = tree_util.tree_unflatten(tree, flat)
+            it = iter(dyn_args)
+            full = [static[i] if i in static else next(it) for i in range(len(dyn_args) + len(static))]
+            out = self.fun(*full, **dyn_kwargs, **static_kwargs)
+            out_leaves, out_tree = tree_util.tree_flatten(out)
+            out_tree_box.append(out_tree)
+            return out_leaves
+
+        self._trace_count += 1
+        dynamic = [a for k, a in enumerate(args) if k not in static]
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in static_kwargs}
+        names = flat_argument_names(self.fun, tuple(dynamic), dyn_kwargs)
+        in_avals = [ShapedArray(*k) for k in info["avals"]]
+        closed = trace_to_jaxpr(flat_fun, in_avals, self.fun, names)
+        entry = _Entry(closed, out_tree_box[0], getattr(self.fun, "__name__", "fun"))
+        if config.log_compiles:
+            shapes = ", ".join(a.str_short() for a in in_avals)
+            logger.warning(
+                "Finished tracing %s for args (%s) in %.2f ms.",
+                describe_function(self.fun),
+                shapes,
+                1e3 * (time.perf_counter() - start),
+            )
+        return entry
+
+    def _explain_miss(self, key: Any, info: dict, args: tuple, kwargs: dict) -> None:
+        if not self._cache:
+            logger.warning(
+                "TRACING CACHE MISS for %s: first call (nothing traced yet).", describe_function(self.fun)
+            )
+            return
+        previous = next(reversed(self._cache))
+        reasons = _describe_key_difference(previous, key, self.fun, args, kwargs, info)
+        logger.warning(
+            "TRACING CACHE MISS at %s for %s because:\n  %s",
+            user_line() or "?",
+            describe_function(self.fun),
+            "\n  ".join(reasons) or "the arguments' structure changed",
+        )
+
+    def _entry_for(self, args: tuple, kwargs: dict) -> tuple[_Entry, list]:
+        key, leaves, info, avals = self._key_and_leaves(args, kwargs)
+        info["avals"] = avals
+        entry = self._cache.get(key)
+        if entry is None:
+            if config.explain_cache_misses:
+                self._explain_miss(key, info, args, kwargs)
+            entry = self._trace(key, leaves, info, args, kwargs)
+            if any(isinstance(c, Tracer) for c in entry.closed.consts):
+                return entry, leaves  # closes over tracers of an enclosing transform: never reused
+            with self._lock:
+                self._cache[key] = entry
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return entry, leaves
+
+    def _call_general(self, args: tuple, kwargs: dict) -> Any:
+        entry, leaves = self._entry_for(args, kwargs)
+        if _context.trace is not None or any(isinstance(c, Tracer) for c in entry.closed.consts):
+            return self._bind(entry, leaves)
+        donated = self._donated_flags(args, kwargs, len(leaves))
+        if entry.run is None or donated:
+            entry.plan = plan_for(entry.closed, donated)
+            if not donated:
+                entry.run = entry.plan.run
+        keys = [_aval_key(x) for x in leaves]
+        values = [_raw(x, k) for x, k in zip(leaves, keys)]
+        if donated:  # a donated buffer is written in place, so it must be our own writable array
+            values = [
+                v.copy() if d and not (v.flags.writeable and v.base is None) else v
+                for v, d in zip(values, donated)
+            ]
+        outs = entry.plan.run(*values)
+        if config.debug_nans:
+            check_nans(entry.closed, [Array(v, k[2]) for v, k in zip(values, keys)], outs, entry.name)
+        if donated:
+            self._delete_donated(args)
+        return tree_util.tree_unflatten(entry.out_tree, _wrap_outputs(outs, entry.out_avals))
+
+    def _bind(self, entry: _Entry, leaves: list) -> Any:
+        closed = entry.closed
+        args = [
+            x if isinstance(x, (Array, Tracer)) else Array(_raw(x, _aval_key(x)), _aval_key(x)[2])
+            for x in leaves
+        ]
+        if closed.consts:
+            body = _closed_from(closed)
+            outs = pjit_p.bind(*closed.consts, *args, jaxpr=body, name=entry.name)
+        else:
+            outs = pjit_p.bind(*args, jaxpr=closed, name=entry.name)
+        return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _donated_flags(self, args: tuple, kwargs: dict, n_leaves: int) -> tuple[bool, ...]:
+        if not self.donate_argnums:
+            return ()
+        flags: list[bool] = []
+        for k, a in enumerate(args):
+            if k in self.static_argnums:
+                continue
+            n = tree_util.tree_structure(a).num_leaves
+            flags.extend([k in self.donate_argnums] * n)
+        flags.extend([False] * (n_leaves - len(flags)))
+        return tuple(flags)
+
+    def _delete_donated(self, args: tuple) -> None:
+        for k in self.donate_argnums:
+            if k < len(args):
+                for leaf in tree_util.tree_leaves(args[k]):
+                    if type(leaf) is Array:
+                        leaf._value = _DeletedBuffer()
+
+    # -- inspection ---------------------------------------------------------------------------------
+    def lower(self, *args: Any, **kwargs: Any) -> Lowered:
+        """Trace for these arguments (or ShapeDtypeStructs) without running; see ``Lowered``."""
+        entry, _ = self._entry_for(args, kwargs)
+        return Lowered(entry)
+
+    def trace_count(self) -> int:
+        """How many times the Python function was traced (cache misses)."""
+        return self._trace_count
+
+    def clear_cache(self) -> None:
+        """Drop every traced and compiled entry."""
+        with self._lock:
+            self._cache.clear()
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        return _BoundJit(self, obj)
+
+
+class _BoundJit:
+    def __init__(self, jitted: JitFunction, obj: Any):
+        self._jitted, self._obj = jitted, obj
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._jitted(self._obj, *args, **kwargs)
+
+
+class Lowered:
+    """A traced jit computation: ``.jaxpr`` (ClosedJaxpr), ``.as_text()`` (the generated plan source) and
+    ``.compile()`` (a callable on arrays)."""
+
+    def __init__(self, entry: _Entry):
+        self._entry = entry
+
+    @property
+    def jaxpr(self) -> ClosedJaxpr:
+        return self._entry.closed
+
+    @property
+    def out_info(self) -> Any:
+        shapes = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in self._entry.out_avals]
+        return tree_util.tree_unflatten(self._entry.out_tree, shapes)
+
+    def as_text(self) -> str:
+        """The generated straight-line code of the compiled plan."""
+        return plan_for(self._entry.closed).source
+
+    def compile(self) -> Compiled:
+        return Compiled(self._entry)
+
+
+class Compiled:
+    """A compiled jit computation for fixed argument types: call it with flat or pytree arguments."""
+
+    def __init__(self, entry: _Entry):
+        self._entry = entry
+        self._plan = plan_for(entry.closed)
+
+    def as_text(self) -> str:
+        return self._plan.source
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        leaves = tree_util.tree_leaves((args, kwargs))
+        outs = self._plan.run(*[_raw(x, _aval_key(x)) for x in leaves])
+        return tree_util.tree_unflatten(self._entry.out_tree, _wrap_outputs(outs, self._entry.out_avals))
+
+
+def _key_parts(key: Any) -> tuple[Any, tuple, Any, Any]:
+    """(tree, avals, static values, x64) of either key form."""
+    if len(key) == 4 and isinstance(key[1], tuple) and not isinstance(key[0], bool):
+        return key
+    return None, tuple(key[1:]), ((), ()), key[0]
+
+
+def _describe_key_difference(
+    old: Any, new: Any, fun: Callable, args: tuple, kwargs: dict, info: dict
+) -> list[str]:
+    old_tree, old_avals, old_static, old_x64 = _key_parts(old)
+    new_tree, new_avals, new_static, new_x64 = _key_parts(new)
+    reasons = []
+    if old_x64 != new_x64:
+        reasons.append(f"the enable_x64 flag changed from {old_x64} to {new_x64}")
+    if old_static != new_static:
+        reasons.append(f"a static argument changed: {old_static} -> {new_static}")
+    if len(old_avals) != len(new_avals) or (
+        old_tree is not None and new_tree is not None and old_tree != new_tree
+    ):
+        reasons.append("the pytree structure of the arguments changed")
+        return reasons
+    dynamic = tuple(a for k, a in enumerate(args) if k not in info["static"])
+    names = flat_argument_names(
+        fun, dynamic, {k: v for k, v in kwargs.items() if k not in info["static_kwargs"]}
+    )
+    for name, a, b in zip(names, old_avals, new_avals):
+        if a != b:
+            before = ShapedArray(*a).str_short() + (" (weakly typed)" if a[2] else "")
+            after = ShapedArray(*b).str_short() + (" (weakly typed)" if b[2] else "")
+            reasons.append(f"argument {name} changed from {before} to {after}")
+    return reasons
+
+
+def jit(
+    fun: Callable | None = None,
+    *,
+    static_argnums: int | Sequence[int] = (),
+    static_argnames: str | Sequence[str] = (),
+    donate_argnums: int | Sequence[int] = (),
+) -> Any:
+    """Compile ``fun``: trace it once per argument signature and run the optimised plan after that.
+
+    Example:
+        >>> @fl.jit
+        ... def step(w, x):
+        ...     return fnp.tanh(x @ w).sum()
+        >>> fl.jit(lambda x, n: x ** n, static_argnums=1)(x, 3)
+    """
+    as_tuple = lambda v: (v,) if isinstance(v, (int, str)) else tuple(v)  # noqa: E731
+    if fun is None:
+        return lambda f: jit(
+            f, static_argnums=static_argnums, static_argnames=static_argnames, donate_argnums=donate_argnums
+        )
+    return JitFunction(fun, as_tuple(static_argnums), as_tuple(static_argnames), as_tuple(donate_argnums))
+
+
+@contextmanager
+def disable_jit(disable: bool = True):
+    """Run jitted functions eagerly inside this block (for debugging with prints and breakpoints).
+
+    Example:
+        >>> with fl.disable_jit():
+        ...     f(x)            # runs the Python function op by op
+    """
+    previous = config.disable_jit
+    config.update("disable_jit", disable)
+    try:
+        yield
+    finally:
+        config.update("disable_jit", previous)
