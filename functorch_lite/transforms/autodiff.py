@@ -277,17 +277,17 @@ def grad(
 
 
 def _std_basis(avals: list) -> list:
-    """One-hot tangents for every element of every flat input (float0 inputs get none)."""
+    """One batched one-hot tangent per flat input: leaf ``i`` gets shape ``(total, *shape_i)``, where row
+    ``k`` is the ``k``-th unit vector of the concatenated inputs."""
     from ..numpy import asarray
 
-    total = sum(int(np.prod(a.shape)) for a in avals)
-    eye = np.eye(total, dtype=np.float64)
+    sizes = [int(np.prod(a.shape)) for a in avals]
+    total = sum(sizes)
     out, start = [], 0
-    for a in avals:
-        n = int(np.prod(a.shape))
-        out.append(
-            [asarray(eye[k, start : start + n].reshape(a.shape).astype(a.dtype)) for k in range(total)]
-        )
+    for a, n in zip(avals, sizes):
+        eye = np.zeros((total, n), dtype=a.dtype)
+        eye[np.arange(start, start + n), np.arange(n)] = 1
+        out.append(asarray(eye.reshape((total,) + tuple(a.shape))))
         start += n
     return out
 
@@ -309,7 +309,7 @@ def jacrev(
 
 
 def _jacobian(fun: Callable, argnums: int | Sequence[int], has_aux: bool, mode: str) -> Callable:
-    from ..numpy import reshape, stack
+    from ..numpy import moveaxis, reshape
 
     @wraps(fun)
     def jac_fun(*args: Any, **kwargs: Any) -> Any:
@@ -326,31 +326,32 @@ def _jacobian(fun: Callable, argnums: int | Sequence[int], has_aux: bool, mode: 
         outs, linear, tree_in, tree_out, aux = _linearize(partial_fun, diff_args, has_aux, f"jac{mode}")
         in_avals = [aval_of(x) for x in tree_util.tree_leaves(diff_args)]
         out_avals = [aval_of(o) for o in outs]
-        rows: list[list] = []  # rows[o][i]: d out_o / d in_i with shape out.shape + in.shape
+        from .vmap import vmap_flat
+
+        # One vmapped push-forward (fwd) or pull-back (rev) over the standard basis: no Python loop.
         if mode == "fwd":
             basis = _std_basis(in_avals)
-            pushed = [linear.jvp([b[k] for b in basis]) for k in range(len(basis[0]) if basis else 0)]
+            pushed = vmap_flat(lambda *ts: linear.jvp(list(ts)), basis, [0] * len(basis), _zeros_axes, len_or_zero(basis))
+            rows = [[None] * len(in_avals) for _ in out_avals]
             start = 0
-            blocks = [[None] * len(in_avals) for _ in out_avals]
             for i, a in enumerate(in_avals):
                 n = int(np.prod(a.shape))
                 for o, oa in enumerate(out_avals):
-                    cols = [pushed[k][o] for k in range(start, start + n)]
-                    stacked = stack(cols, axis=-1) if cols else _zeros(oa.shape + (0,), oa.dtype)
-                    blocks[o][i] = reshape(stacked, tuple(oa.shape) + tuple(a.shape))
+                    block = pushed[o][start : start + n]  # (n_i, *out_shape)
+                    block = reshape(block, (n,) + tuple(oa.shape))
+                    block = moveaxis(block, 0, -1) if oa.shape else block
+                    rows[o][i] = reshape(block, tuple(oa.shape) + tuple(a.shape))
                 start += n
-            rows = blocks
         else:
             basis = _std_basis(out_avals)
-            pulled = [linear.vjp([b[k] for b in basis]) for k in range(len(basis[0]) if basis else 0)]
-            start = 0
+            pulled = vmap_flat(lambda *cs: linear.vjp(list(cs)), basis, [0] * len(basis), _zeros_axes, len_or_zero(basis))
             rows = [[None] * len(in_avals) for _ in out_avals]
+            start = 0
             for o, oa in enumerate(out_avals):
                 n = int(np.prod(oa.shape))
                 for i, a in enumerate(in_avals):
-                    cols = [pulled[k][i] for k in range(start, start + n)]
-                    stacked = stack(cols, axis=0) if cols else _zeros((0,) + tuple(a.shape), a.dtype)
-                    rows[o][i] = reshape(stacked, tuple(oa.shape) + tuple(a.shape))
+                    block = pulled[i][start : start + n]  # (n_o, *in_shape)
+                    rows[o][i] = reshape(block, tuple(oa.shape) + tuple(a.shape))
                 start += n
         per_output = []
         for o in range(len(out_avals)):
@@ -362,10 +363,13 @@ def _jacobian(fun: Callable, argnums: int | Sequence[int], has_aux: bool, mode: 
     return jac_fun
 
 
-def _zeros(shape: tuple, dtype: Any) -> Any:
-    from ..numpy import zeros
+def _zeros_axes(out: Any) -> list:
+    return [0] * len(out)
 
-    return zeros(shape, dtype)
+
+def len_or_zero(basis: list) -> int:
+    """The batch size of a standard basis (0 when there are no inputs)."""
+    return int(basis[0].shape[0]) if basis else 0
 
 
 def hessian(
