@@ -11,7 +11,7 @@ Example:
     >>> fl.grad(lambda x: fnp.tanh(x) ** 2)(0.5)
 """
 
-from . import lax, numpy, tree, tree_util
+from . import debug, lax, numpy, tree, tree_util
 from .core import errors
 from .core.array import Array
 from .core.config import config
@@ -35,6 +35,7 @@ __all__ = [
     "config",
     "custom_jvp",
     "custom_vjp",
+    "debug",
     "disable_jit",
     "errors",
     "eval_jaxpr",
