@@ -23,8 +23,7 @@ from hypothesis.extra import numpy as hnp
 import functorch_lite as fl
 import functorch_lite.lax as lax
 import functorch_lite.numpy as fnp
-
-# PG
+from functorch_lite.primitives.special_math import polygamma
 from functorch_lite.test_util import check_grads
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -352,3 +351,241 @@ def test_every_differentiable_elementwise_primitive_is_covered():
         seen |= {eqn.primitive.name for eqn in jaxpr.jaxpr.eqns}
     missing = every - zero_derivative - seen - {"digamma"}  # digamma: see the xfail test below
     assert not missing, f"no derivative test exercises {sorted(missing)}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Delicate points: expected values computed with JAX 0.10.2 (jax_enable_x64=True), e.g.
+#   jax.grad(lambda x: jnp.where(x > 0, jnp.sqrt(x), 0.))(-1.0)  ->  nan
+# ---------------------------------------------------------------------------------------------------
+
+NAN, INF = np.nan, np.inf
+
+
+def where_sqrt(x):
+    return fnp.where(x > 0, fnp.sqrt(x), 0.0)
+
+
+def where_log(x):
+    return fnp.where(x > 0, fnp.log(x), 0.0)
+
+
+def double_where_sqrt(x):  # the safe idiom: the untaken branch never sees x <= 0
+    return fnp.where(x > 0, fnp.sqrt(fnp.where(x > 0, x, 1.0)), 0.0)
+
+
+def select_third(a, b, c):
+    return lax.select_n(fnp.asarray(2, dtype=np.int32), a, b, c)
+
+
+JAX_GRADS = [
+    # The naive where: the untaken branch's derivative (inf or nan) times a zero cotangent is NaN.
+    ("where_sqrt_at_-1", where_sqrt, (-1.0,), (NAN,)),
+    ("where_sqrt_at_0", where_sqrt, (0.0,), (NAN,)),
+    ("where_log_at_0", where_log, (0.0,), (NAN,)),
+    ("where_log_at_-1", where_log, (-1.0,), (-0.0,)),
+    ("double_where_sqrt_at_0", double_where_sqrt, (0.0,), (0.0,)),
+    ("where_identity_at_0", lambda x: fnp.where(x > 0, x, 0.0), (0.0,), (0.0,)),
+    ("where_both_branches_at_0", lambda x: fnp.where(x > 0, x * 2.0, x * 3.0), (0.0,), (3.0,)),
+    ("x_log_x_at_0", lambda x: x * fnp.log(x), (0.0,), (NAN,)),
+    # Ties: each operand gets half.
+    ("maximum_tie", fnp.maximum, (1.0, 1.0), (0.5, 0.5)),
+    ("minimum_tie", fnp.minimum, (1.0, 1.0), (0.5, 0.5)),
+    ("lax.max_tie", lax.max, (1.0, 1.0), (0.5, 0.5)),
+    ("lax.min_tie", lax.min, (1.0, 1.0), (0.5, 0.5)),
+    ("relu_by_maximum_at_0", lambda x: fnp.maximum(x, 0.0), (0.0,), (0.5,)),
+    ("maximum_with_nan", fnp.maximum, (NAN, 1.0), (0.0, 0.0)),
+    ("clip_at_lower_bound", lambda x: fnp.clip(x, 0.0, 1.0), (0.0,), (0.5,)),
+    ("clip_at_upper_bound", lambda x: fnp.clip(x, 0.0, 1.0), (1.0,), (0.5,)),
+    ("lax.clamp_at_lower_bound", lambda x: lax.clamp(0.0, x, 1.0), (0.0,), (0.0,)),
+    ("lax.clamp_at_upper_bound", lambda x: lax.clamp(0.0, x, 1.0), (1.0,), (0.0,)),
+    ("lax.clamp_x_equals_lo", lax.clamp, (0.5, 0.5, 1.0), (0.0, 0.0, 0.0)),
+    ("lax.clamp_x_equals_hi", lax.clamp, (0.0, 1.0, 1.0), (0.0, 0.0, 0.0)),
+    ("lax.clamp_below", lax.clamp, (0.5, 0.2, 1.0), (1.0, 0.0, 0.0)),
+    ("lax.clamp_above", lax.clamp, (0.5, 2.0, 1.0), (0.0, 0.0, 1.0)),
+    # Infinite slopes at the edge of the domain.
+    ("sqrt_at_0", fnp.sqrt, (0.0,), (INF,)),
+    ("lax.rsqrt_at_0", lax.rsqrt, (0.0,), (-INF,)),
+    ("log_at_0", fnp.log, (0.0,), (INF,)),
+    ("log1p_at_-1", fnp.log1p, (-1.0,), (INF,)),
+    ("reciprocal_at_0", fnp.reciprocal, (0.0,), (-INF,)),
+    ("integer_pow_-1_at_0", lambda x: lax.integer_pow(x, -1), (0.0,), (-INF,)),
+    ("arcsin_at_1", fnp.arcsin, (1.0,), (INF,)),
+    ("arccos_at_1", fnp.arccos, (1.0,), (-INF,)),
+    ("arctanh_at_1", fnp.arctanh, (1.0,), (INF,)),
+    ("arccosh_at_1", fnp.arccosh, (1.0,), (INF,)),
+    ("lax.erf_inv_at_1", lax.erf_inv, (1.0,), (INF,)),
+    ("true_divide_0_by_0", fnp.true_divide, (0.0, 0.0), (INF, NAN)),
+    ("arctan2_at_origin", fnp.arctan2, (0.0, 0.0), (NAN, NAN)),
+    # Saturation and overflow.
+    ("exp_at_1000", fnp.exp, (1000.0,), (INF,)),
+    ("exp2_at_2000", fnp.exp2, (2000.0,), (INF,)),
+    ("tanh_at_1000", fnp.tanh, (1000.0,), (0.0,)),
+    ("lax.logistic_at_1000", lax.logistic, (1000.0,), (0.0,)),
+    ("lax.logistic_at_-1000", lax.logistic, (-1000.0,), (0.0,)),
+    # Powers.
+    ("pow_at_0_2.5", lax.pow, (0.0, 2.5), (0.0, 0.0)),
+    ("pow_at_2_0", lax.pow, (2.0, 0.0), (0.0, float(np.log(2.0)))),
+    ("pow_at_0_-1", lax.pow, (0.0, -1.0), (-INF, NAN)),
+    ("pow_negative_base", lax.pow, (-2.0, 3.0), (12.0, NAN)),
+    ("x_pow_2.0_at_0", lambda x: x**2.0, (0.0,), (0.0,)),
+    ("power_int_3_at_-2", lambda x: fnp.power(x, 3), (-2.0,), (12.0,)),
+    ("power_int_0_at_0", lambda x: fnp.power(x, 0), (0.0,), (0.0,)),
+    # Composite functions.
+    ("hypot_at_0_5", fnp.hypot, (0.0, 5.0), (0.0, 1.0)),
+    ("hypot_at_3_4", fnp.hypot, (3.0, 4.0), (0.6, 0.8)),
+    ("logaddexp_both_-inf", fnp.logaddexp, (-INF, -INF), (NAN, NAN)),
+    ("logaddexp_tie", fnp.logaddexp, (1.0, 1.0), (0.5, 0.5)),
+    ("logaddexp_far_apart", fnp.logaddexp, (1000.0, 0.0), (1.0, 0.0)),
+    ("logaddexp_one_-inf", fnp.logaddexp, (-INF, 0.0), (0.0, 1.0)),
+    ("remainder_positive", fnp.remainder, (5.5, 2.0), (1.0, -2.0)),
+    ("remainder_negative_dividend", fnp.remainder, (-5.5, 2.0), (1.0, 3.0)),
+    ("fmod_negative_dividend", fnp.fmod, (-5.5, 2.0), (1.0, 2.0)),
+    ("select_n_int32", select_third, (1.0, 2.0, 3.0), (0.0, 0.0, 1.0)),
+    # Zero-derivative primitives inside products.
+    ("sign_at_0", fnp.sign, (0.0,), (0.0,)),
+    ("sign_at_2", fnp.sign, (2.0,), (0.0,)),
+    ("x_floor_x", lambda x: x * fnp.floor(x), (2.5,), (2.0,)),
+    ("x_ceil_x", lambda x: x * fnp.ceil(x), (2.5,), (3.0,)),
+    ("x_round_x", lambda x: x * fnp.round(x), (2.5,), (2.0,)),
+    ("x_stop_gradient_x", lambda x: x * lax.stop_gradient(x), (3.0,), (3.0,)),
+    ("abs_at_-2", fnp.abs, (-2.0,), (-1.0,)),
+]
+
+
+@pytest.mark.parametrize("name, f, args, expected", JAX_GRADS, ids=[c[0] for c in JAX_GRADS])
+def test_gradients_at_delicate_points_match_jax(name, f, args, expected):
+    grads = fl.grad(f, argnums=tuple(range(len(args))))(*args)
+    got = np.array([np.asarray(g) for g in grads])
+    np.testing.assert_allclose(got, np.array(expected), rtol=1e-14, atol=0, equal_nan=True)
+
+
+JAX_JVPS = [
+    # Forward mode never multiplies the untaken branch by a zero cotangent: no NaN here.
+    ("where_sqrt_at_-1", where_sqrt, -1.0, 0.0),
+    ("where_sqrt_at_0", where_sqrt, 0.0, 0.0),
+    ("where_log_at_0", where_log, 0.0, 0.0),
+    ("sqrt_at_0", fnp.sqrt, 0.0, INF),
+]
+
+
+@pytest.mark.parametrize("name, f, x, expected", JAX_JVPS, ids=[c[0] for c in JAX_JVPS])
+def test_jvps_at_delicate_points_match_jax(name, f, x, expected):
+    _, tangent = fl.jvp(f, (x,), (1.0,))
+    np.testing.assert_array_equal(np.asarray(tangent), expected)
+
+
+def test_maximum_tie_in_forward_mode():
+    # JAX: jvp(jnp.maximum, (1., 1.), (1., 0.)) -> tangent 0.5; with both tangents 1 -> 1.
+    assert float(fl.jvp(fnp.maximum, (1.0, 1.0), (1.0, 0.0))[1]) == 0.5
+    assert float(fl.jvp(fnp.maximum, (1.0, 1.0), (1.0, 1.0))[1]) == 1.0
+    # JAX: grad(grad(lambda x: jnp.maximum(x, 0.) ** 2))(0.) -> 0.5.
+    assert float(fl.grad(fl.grad(lambda x: fnp.maximum(x, 0.0) ** 2))(0.0)) == 0.5
+
+
+def logsumexp(x):
+    shift = lax.stop_gradient(fnp.max(x))
+    return fnp.log(fnp.sum(fnp.exp(x - shift))) + shift
+
+
+def softmax(x):
+    e = fnp.exp(x - lax.stop_gradient(fnp.max(x)))
+    return e / fnp.sum(e)
+
+
+BIG = np.array([1000.0, 1000.0, -1000.0])
+
+
+def test_stable_logsumexp_and_softmax_have_finite_gradients_for_large_inputs():
+    # JAX, the same functions with jnp: [0.5, 0.5, 0.] and [0.25, -0.25, -0.].
+    np.testing.assert_allclose(fl.grad(logsumexp)(fnp.asarray(BIG)), [0.5, 0.5, 0.0], rtol=1e-14)
+    np.testing.assert_allclose(
+        fl.grad(lambda x: softmax(x)[0])(fnp.asarray(BIG)), [0.25, -0.25, 0.0], rtol=1e-14
+    )
+    # The naive softmax overflows: NaN, in JAX as here.
+    naive = fl.grad(lambda x: (fnp.exp(x) / fnp.sum(fnp.exp(x)))[0])(fnp.asarray(BIG))
+    assert np.isnan(np.asarray(naive)).all()
+
+
+def test_stable_logsumexp_and_softmax_check_grads():
+    x = fnp.asarray(np.array([0.3, -1.2, 2.0, 0.7]))
+    check_grads(logsumexp, (x,), order=2)
+    check_grads(softmax, (x,), order=2)
+    check_grads(softmax, (x + 500.0,), order=1)
+
+
+def test_zero_derivative_primitives_have_zero_tangents():
+    x = fnp.asarray(np.array([0.3, -1.7, 2.5]))
+    for f in (
+        fnp.sign,
+        fnp.floor,
+        fnp.ceil,
+        fnp.round,
+        lax.stop_gradient,
+        lambda v: lax.nextafter(v, 5.0 + v),
+    ):
+        _, t = fl.jvp(f, (x,), (fnp.ones_like(x),))
+        np.testing.assert_array_equal(np.asarray(t), 0.0)
+    _, t = fl.jvp(lambda v: (v > 0).astype(np.float64) * v, (x,), (fnp.ones_like(x),))
+    np.testing.assert_array_equal(np.asarray(t), [1.0, 0.0, 1.0])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Known bugs (strict xfails: they start failing, loudly, once fixed, so the marker gets removed)
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True, reason="BUG: d|x|/dx at 0 is sign(0) = 0; JAX gives 1 (select(x >= 0, t, -t))"
+)
+def test_abs_derivative_at_zero_matches_jax():
+    # JAX: grad(jnp.abs)(0.) == grad(jnp.abs)(-0.) == 1., jvp(jnp.abs, (0.,), (1.,))[1] == 1.
+    assert float(fl.grad(fnp.abs)(0.0)) == 1.0
+    assert float(fl.jvp(fnp.abs, (0.0,), (1.0,))[1]) == 1.0
+
+
+@pytest.mark.xfail(
+    strict=True, reason="BUG: hypot's gradient at (0, 0) inherits abs'(0) = 0; JAX gives (0.5, 0.5)"
+)
+def test_hypot_gradient_at_origin_matches_jax():
+    grads = fl.grad(fnp.hypot, argnums=(0, 1))(0.0, 0.0)
+    np.testing.assert_array_equal([float(g) for g in grads], [0.5, 0.5])
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: cbrt's JVP is y / (3 x), 0/0 = NaN at 0; JAX gives inf")
+def test_cbrt_derivative_at_zero_matches_jax():
+    assert float(fl.grad(fnp.cbrt)(0.0)) == np.inf
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: pow's d/dx rule select(y == 0, 0, y x^(y-1)) is flat in y at y = 0, so d2/dxdy x**y is 0 "
+    "there instead of 1/x (JAX has no select for float exponents; its grad is 0.5 here)",
+)
+def test_pow_mixed_second_derivative_at_zero_exponent():
+    got = fl.grad(lambda y: fl.grad(lambda x: x**y)(2.0))(0.0)
+    assert float(got) == pytest.approx(0.5, rel=1e-12)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: hypot's Hessian is 0 where |x| == |y| (max/min ties inside it; JAX shares the bug); "
+    "true value [[1, -1], [-1, 1]] / (2 sqrt 2)",
+)
+def test_hypot_hessian_where_the_magnitudes_tie():
+    h = fl.hessian(lambda v: fnp.hypot(v[0], v[1]))(fnp.asarray(np.array([1.0, 1.0])))
+    np.testing.assert_allclose(
+        np.asarray(h), np.array([[1.0, -1.0], [-1.0, 1.0]]) / (2 * np.sqrt(2)), rtol=1e-12
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=fl.errors.MissingRuleError,
+    reason="BUG: digamma has no JVP rule (it is polygamma(1, x))",
+)
+def test_digamma_and_second_derivative_of_lgamma():
+    # JAX: grad(lax.digamma)(2.) == grad(grad(lax.lgamma))(2.) == 0.6449340668482265 (pi**2 / 6 - 1).
+    want = float(polygamma(1, np.float64(2.0)))
+    assert float(fl.grad(lax.digamma)(2.0)) == pytest.approx(want, rel=1e-14)
+    assert float(fl.grad(fl.grad(lax.lgamma))(2.0)) == pytest.approx(want, rel=1e-14)
+    check_grads(lax.digamma, (fnp.asarray(np.array([0.5, 2.0, 7.5])),), order=2)

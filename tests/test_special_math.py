@@ -364,14 +364,10 @@ def test_polygamma_float64_against_mpmath(n):
 
 @requires_scipy
 @pytest.mark.parametrize("n", [1, 2, 4])
-def test_polygamma_against_scipy(n):
-    x = np.concatenate([POSITIVE, NEGATIVE])
-    x = x[(x > 0) | (x != np.floor(x))]
-    want = scipy_special.polygamma(n, x)
-    positive = x > 0
-    assert_rel_close(polygamma(n, x[positive]), want[positive], rtol=1e-14)
-    scale = np.abs(scipy_special.polygamma(n, 1.0 - x[~positive])) + np.abs(want[~positive])
-    assert (np.abs(polygamma(n, x[~positive]) - want[~positive]) <= 1e-13 * scale).all()
+def test_polygamma_against_scipy_for_positive_x(n):
+    # Only x > 0: at x < 0 scipy's polygamma is off by up to ~1e-12 relative (mpmath agrees with ours, above).
+    x = POSITIVE
+    assert_rel_close(polygamma(n, x), scipy_special.polygamma(n, x), rtol=1e-14)
 
 
 @settings(max_examples=40, deadline=None)

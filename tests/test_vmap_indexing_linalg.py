@@ -28,7 +28,7 @@ from functorch_lite.primitives.indexing import (
 )
 
 SETTINGS = settings(
-    max_examples=12,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -537,3 +537,31 @@ def test_vmap_of_jacrev_of_scatter_and_sort() -> None:
     got = fl.vmap(jac)(fnp.asarray(xs), fnp.asarray(us))
     want = _stack_trees([jac(fnp.asarray(x), fnp.asarray(u)) for x, u in zip(xs, us)])
     assert_trees_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+JITTED = {
+    "gather_batching_dims": NESTED["gather_batching_dims"],
+    "scatter_add_rows": NESTED["scatter_add_rows"],
+    "matmul_batched": CONTRACTIONS["matmul_batched"],
+    "two_keys": SORTS["two_keys"],
+    "conv_groups": CONVS["nhwc_groups"],
+    "qr": DECOMPOSITIONS["qr_reduced"],
+}
+
+
+@pytest.mark.parametrize("where", ["jit_of_vmap", "vmap_of_jit"])
+@pytest.mark.parametrize("case", sorted(JITTED))
+@given(data=st.data())
+@settings(SETTINGS, max_examples=4)
+def test_vmap_with_jit(where: str, case: str, data: st.DataObject) -> None:
+    """The rules also run while jit stages the batched function (and jit's own batch rule calls them)."""
+    f, specs = JITTED[case]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    axes = draw_in_axes(data, [len(s.shape) for s in specs])
+    args = [s.make(rng, batched_shape(s.shape, a, B)) for s, a in zip(specs, axes)]
+    if where == "jit_of_vmap":
+        vmapped = fl.jit(fl.vmap(f, in_axes=tuple(axes)))
+    else:
+        vmapped = fl.vmap(fl.jit(f), in_axes=tuple(axes))
+    got = vmapped(*[fnp.asarray(a) for a in args])
+    assert_trees_close(got, reference_vmap(f, axes, 0)(*args), rtol=1e-4, atol=1e-4)

@@ -79,6 +79,39 @@ class Array(metaclass=abc.ABCMeta):  # noqa: B024  (ABC only so tracers register
         view.flags.writeable = False  # the Array stays immutable even if the caller writes
         return view
 
+    def _dlpack_buffer(self) -> Any:
+        value = self._value
+        return np.asarray(value) if isinstance(value, np.generic) else value
+
+    def __dlpack__(
+        self, *, stream: Any = None, max_version: Any = None, dl_device: Any = None, copy: Any = None
+    ) -> Any:
+        """Export the buffer through DLPack (``np.from_dlpack(x)``, ``torch.from_dlpack(x)``), zero-copy.
+
+        Consumers must not write to it: Arrays are immutable (new-style consumers see it marked read-only).
+        """
+        buffer = self._dlpack_buffer()
+        kwargs = {
+            k: v
+            for k, v in (("stream", stream), ("max_version", max_version), ("dl_device", dl_device), ("copy", copy))
+            if v is not None
+        }
+        if isinstance(buffer, np.ndarray) and buffer.flags.writeable:
+            if max_version is not None and tuple(max_version) >= (1, 0):
+                buffer = buffer.view()
+                buffer.flags.writeable = False  # DLPack >= 1.0 can say "read-only"
+        try:
+            return buffer.__dlpack__(**kwargs)
+        except BufferError:
+            if not (isinstance(buffer, np.ndarray) and not buffer.flags.writeable):
+                raise
+            # A read-only buffer (e.g. a broadcast view) cannot go to a legacy consumer: export a copy.
+            return np.array(buffer, copy=True).__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[Any, int]:
+        """The DLPack ``(device type, device id)`` of the buffer: ``(1, 0)`` (kDLCPU) for numpy-backed arrays."""
+        return self._dlpack_buffer().__dlpack_device__()
+
     def to_concrete(self) -> Array:
         return self
 

@@ -31,7 +31,7 @@ from ..core.dtypes import (
     uint64,
 )
 from . import _array_methods, linalg
-from ._convert import array, asarray
+from ._convert import array, asarray, from_dlpack
 from ._convolve import convolve, correlate
 from ._creation import (
     arange,
@@ -131,15 +131,49 @@ from ._reductions import (
     any,
     argmax,
     argmin,
+    average,
+    count_nonzero,
     cumprod,
     cumsum,
     max,
     mean,
+    median,
     min,
+    nanargmax,
+    nanargmin,
+    nancumprod,
+    nancumsum,
+    nanmax,
+    nanmean,
+    nanmedian,
+    nanmin,
+    nanpercentile,
+    nanprod,
+    nanquantile,
+    nanstd,
+    nansum,
+    nanvar,
+    percentile,
     prod,
+    ptp,
+    quantile,
     std,
     sum,
     var,
+)
+from ._sorting import (
+    argpartition,
+    argsort,
+    argwhere,
+    bincount,
+    digitize,
+    flatnonzero,
+    lexsort,
+    nonzero,
+    partition,
+    searchsorted,
+    sort,
+    unique,
 )
 from ._shape import (
     atleast_1d,

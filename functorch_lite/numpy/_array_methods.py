@@ -17,6 +17,8 @@ from ..core.trace import Tracer
 from . import _math as m
 from . import _reductions as r
 from . import _shape as s
+from . import _sorting as srt
+from ._at import at as _at
 from ._convert import convert
 from ._indexing import getitem
 
@@ -121,6 +123,12 @@ _METHODS = {
     "argmin": r.argmin,
     "cumsum": r.cumsum,
     "cumprod": r.cumprod,
+    "ptp": r.ptp,
+    "sort": srt.sort,
+    "argsort": srt.argsort,
+    "argpartition": srt.argpartition,
+    "nonzero": srt.nonzero,
+    "searchsorted": srt.searchsorted,
     "reshape": _reshape,
     "transpose": _transpose,
     "ravel": s.ravel,
@@ -149,3 +157,4 @@ def install() -> None:
             setattr(cls, name, fn)
         cls.T = property(_T)
         cls.mT = property(_mT)
+        cls.at = property(_at, doc="Functional indexed updates: ``x.at[idx].set(v)``, ``.add(v)``, ``.get()``, ...")

@@ -31,8 +31,8 @@ def _from_data(x: Any, dtype: Any = None, copy: bool = True) -> Array:
         from ._shape import stack
 
         return stack([asarray(e, dtype) for e in x])
-    if hasattr(x, "__dlpack__") and not isinstance(x, np.ndarray) and not hasattr(x, "__array__"):
-        x = np.from_dlpack(x)
+    if hasattr(x, "__dlpack__") and not isinstance(x, (np.ndarray, np.generic)):
+        x = _import_dlpack(x)
     value = np.asarray(x)
     if value.dtype == object:
         raise TypeError(f"cannot convert {type(x).__name__} to an Array: it holds Python objects.")
@@ -40,6 +40,39 @@ def _from_data(x: Any, dtype: Any = None, copy: bool = True) -> Array:
     if value.dtype.kind == "U" or value.dtype.kind == "S":
         raise TypeError(f"cannot convert strings to an Array (got dtype {value.dtype}).")
     return Array(np.array(value, dtype=target, copy=copy or value.dtype != target), False)
+
+
+def _import_dlpack(x: Any) -> Any:
+    """A NumPy view of a DLPack producer on the CPU (a torch tensor, a cupy array, ...). Producers that cannot
+    export to the CPU are returned unchanged when they offer ``__array__`` (NumPy then converts them)."""
+    try:
+        return np.from_dlpack(x)
+    except (BufferError, RuntimeError, TypeError, ValueError):
+        if hasattr(x, "__array__"):
+            return x
+        raise
+
+
+def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> Array:
+    """An Array holding a copy of the data of a DLPack producer (an object with ``__dlpack__``: a torch tensor,
+    a NumPy or cupy array, another Array). Dtypes are canonicalised as by ``asarray``.
+
+    Example: ``fnp.from_dlpack(torch.arange(3))`` is ``Array([0, 1, 2], dtype=int32)``.
+    """
+    if isinstance(x, Tracer):
+        raise TypeError("fnp.from_dlpack needs a concrete DLPack producer, got a traced value.")
+    if not hasattr(x, "__dlpack__"):
+        raise TypeError(f"fnp.from_dlpack: {type(x).__name__} does not implement __dlpack__.")
+    try:
+        value = np.from_dlpack(x)
+    except (BufferError, RuntimeError) as error:
+        try:
+            import cupy
+        except ImportError:
+            raise error from None
+        value = cupy.asnumpy(cupy.from_dlpack(x))  # a GPU producer: copy its data to the host
+    target = dtypes.canonicalize_dtype(value.dtype)
+    return Array(np.array(value, dtype=target, copy=True), False)
 
 
 def _flat(x: Any):

@@ -75,6 +75,9 @@ def vmap_flat(fun: Callable, leaves: list, in_axes: list, out_axes_fn: Callable,
 
     ``out_axes_fn(out_tree_value)`` gives the flat out axes once the output structure is known.
     """
+    from ..core.staging import as_operand
+
+    leaves = [as_operand(x) for x in leaves]  # NumPy arrays and Python scalars become Arrays
     parent = _context.trace
     trace = BatchTrace(parent, axis_size, fun)
     tracers = [
