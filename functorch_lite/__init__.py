@@ -17,6 +17,7 @@ from .core.array import Array
 from .core.config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr, eval_jaxpr
 from .core.staging import ShapeDtypeStruct, eval_shape, make_jaxpr
+from .devices import device_put, devices
 from .lax import stop_gradient
 from .primitives.custom_derivatives import custom_jvp, custom_vjp
 from .primitives.remat import checkpoint, remat
@@ -36,6 +37,8 @@ __all__ = [
     "custom_jvp",
     "custom_vjp",
     "debug",
+    "device_put",
+    "devices",
     "disable_jit",
     "errors",
     "eval_jaxpr",

@@ -135,10 +135,14 @@ def _trace_internal(fun: Callable, in_avals: Sequence[ShapedArray]) -> tuple[Clo
 def _permute(closed: ClosedJaxpr, in_order: Sequence[int], out_order: Sequence[int]) -> ClosedJaxpr:
     """``closed`` with its inputs and outputs reordered (by index lists)."""
     j = closed.jaxpr
-    return ClosedJaxpr(Jaxpr([], [j.invars[i] for i in in_order], j.eqns, [j.outvars[i] for i in out_order]), [])
+    return ClosedJaxpr(
+        Jaxpr([], [j.invars[i] for i in in_order], j.eqns, [j.outvars[i] for i in out_order]), []
+    )
 
 
-def _pad_invars(closed: ClosedJaxpr, before: Sequence[ShapedArray], after: Sequence[ShapedArray] = ()) -> ClosedJaxpr:
+def _pad_invars(
+    closed: ClosedJaxpr, before: Sequence[ShapedArray], after: Sequence[ShapedArray] = ()
+) -> ClosedJaxpr:
     """``closed`` taking extra unused inputs of types ``before`` (first) and ``after`` (last)."""
     j = closed.jaxpr
     invars = [Var(a) for a in before] + list(j.invars) + [Var(a) for a in after]
@@ -378,9 +382,7 @@ def _partial_eval_jvp(
 def _cond_out_avals(branches: tuple[ClosedJaxpr, ...]) -> list[ShapedArray]:
     """The joined output types: those of branch 0, weakly typed only where every branch's output is."""
     first = branches[0].out_avals
-    return [
-        a.update(weak_type=all(b.out_avals[k].weak_type for b in branches)) for k, a in enumerate(first)
-    ]
+    return [a.update(weak_type=all(b.out_avals[k].weak_type for b in branches)) for k, a in enumerate(first)]
 
 
 def _cond_abstract_eval(index: ShapedArray, *args: ShapedArray, branches: tuple) -> list[ShapedArray]:
@@ -400,7 +402,9 @@ cond_p = Primitive("cond", impl=None, abstract_eval=_cond_abstract_eval, multipl
 def _cond_eager(index: Any, *args: Any, branches: tuple) -> list:
     i = builtins.min(builtins.max(int(index._value), 0), len(branches) - 1)
     outs = plan_for(branches[i]).run(*[a._value for a in args])
-    weak = _cached(branches[0], ("cond_weak", branches), lambda: [a.weak_type for a in _cond_out_avals(branches)])
+    weak = _cached(
+        branches[0], ("cond_weak", branches), lambda: [a.weak_type for a in _cond_out_avals(branches)]
+    )
     return _wrap(outs, weak)
 
 
@@ -443,7 +447,9 @@ def _bind_cond(index: Any, funs: Sequence[Callable], names: Sequence[str], opera
 
 
 def _describe_value(x: Any) -> str:
-    return x.aval.str_short() if isinstance(x, Tracer) else str(np.asarray(x._value if type(x) is Array else x))
+    return (
+        x.aval.str_short() if isinstance(x, Tracer) else str(np.asarray(x._value if type(x) is Array else x))
+    )
 
 
 def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> Any:
@@ -469,8 +475,7 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> 
     if aval.dtype != dtypes.bool_:
         pred = convert_element_type_p.bind(pred, new_dtype=dtypes.bool_, weak_type=False, sharding=None)
     index = convert_element_type_p.bind(pred, new_dtype=_INDEX_DTYPE, weak_type=False, sharding=None)
-    return _bind_cond(index, [false_fun, true_fun], ["false_fun", "true_fun"], operands)[0:] if False else \
-        _bind_cond(index, [false_fun, true_fun], ["false_fun", "true_fun"], operands)
+    return _bind_cond(index, [false_fun, true_fun], ["false_fun", "true_fun"], operands)
 
 
 def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
@@ -557,7 +562,8 @@ def _cond_linearize(branches: tuple, nonzero: tuple[bool, ...]) -> tuple:
             lin = linear.jaxpr
             n_res = len(residuals)
             by_slot = dict(zip(slots, lin.invars[:n_res]))
-            invars = [by_slot.get(s, None) or Var(a) for s, a in enumerate(slot_avals)] + lin.invars[n_res:]
+            invars = [by_slot[s] if s in by_slot else Var(a) for s, a in enumerate(slot_avals)]
+            invars += lin.invars[n_res:]
             linear_branches.append(ClosedJaxpr(Jaxpr([], invars, lin.eqns, lin.outvars), []))
         return tuple(known_branches), tuple(linear_branches), consts, out_nz, len(slot_avals)
 
@@ -770,12 +776,7 @@ def _while_jvp(primals: list, tangents: list, *, cond_jaxpr, body_jaxpr, cond_nc
                    lambda: _pad_invars(cond_jaxpr, [], t_avals))  # fmt: skip
     cc, bc, carry = primals[:cn], primals[cn : cn + bn], primals[cn + bn :]
     t_bc = [t for t, nz in zip(tangents[cn : cn + bn], bc_nz) if nz]
-    t_carry = [instantiate(t) if not _nonzero(t) else t
-               for t, nz in zip(tangents[cn + bn :], carry_nz) if nz]  # fmt: skip
-    t_carry = [
-        zeros_like_aval(tangent_aval(a)) if type(t) is Zero else t
-        for t, a in zip(t_carry, [a for a, nz in zip(carry_avals, carry_nz) if nz])
-    ]
+    t_carry = _carry_tangents(tangents[cn + bn :], carry_nz, carry_avals)
     outs = while_p.bind(
         *cc, *jconsts, *bc, *t_bc, *carry, *t_carry,
         cond_jaxpr=cond, body_jaxpr=body, cond_nconsts=cn, body_nconsts=nj + bn + n_tbc,
@@ -787,7 +788,9 @@ def _while_jvp(primals: list, tangents: list, *, cond_jaxpr, body_jaxpr, cond_nc
 while_p.jvp = _while_jvp
 
 
-def _while_batch(axis_size: int, vals: list, dims: list, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+def _while_batch(
+    axis_size: int, vals: list, dims: list, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts
+):
     cn, bn = cond_nconsts, body_nconsts
     vals = [v if d is None else move_axis(v, d, 0) for v, d in zip(vals, dims)]
     batched = [d is not None for d in dims]
@@ -828,7 +831,8 @@ def _while_batch(axis_size: int, vals: list, dims: list, *, cond_jaxpr, body_jax
             pred = eval_jaxpr(cond_b.jaxpr, [], *c_args, *state)[0]
             new = eval_jaxpr(body_b.jaxpr, [], *b_args, *state)
             return [
-                select_n_p.bind(_broadcast_selector(pred, tuple(n.shape)), old, n) for old, n in zip(state, new)
+                select_n_p.bind(_broadcast_selector(pred, tuple(n.shape)), old, n)
+                for old, n in zip(state, new)
             ]
 
         carry_avals = [ShapedArray((axis_size, *a.shape), a.dtype, a.weak_type) for a in body_jaxpr.out_avals]
@@ -843,8 +847,7 @@ def _while_batch(axis_size: int, vals: list, dims: list, *, cond_jaxpr, body_jax
     outs = while_p.bind(
         *c_consts, *c_ops, *b_consts, *c_ops, *body_consts, *bc, *carry,
         cond_jaxpr=c_jaxpr, body_jaxpr=b_jaxpr,
-        cond_nconsts=len(c_consts) + len(c_ops), body_nconsts=len(b_consts) + 2 * len(c_ops) - len(c_ops)
-        + len(body_consts) + bn,
+        cond_nconsts=len(c_consts) + len(c_ops), body_nconsts=len(b_consts) + len(c_ops) + len(body_consts) + bn,
     )  # fmt: skip
     return outs, [0] * nk
 
@@ -927,7 +930,9 @@ def _scan_length(xs_flat: list, length: Any) -> int:
     if not lengths:
         raise ValueError("scan got no values to scan over and `length` not provided.")
     if len(set(lengths)) > 1:
-        raise ValueError(f"scan got values with different leading axis sizes: {', '.join(map(str, lengths))}.")
+        raise ValueError(
+            f"scan got values with different leading axis sizes: {', '.join(map(str, lengths))}."
+        )
     return lengths[0]
 
 
@@ -983,7 +988,9 @@ def scan(
             break
         carry_avals = promoted
         init_flat = [_convert_to(x, a) for x, a in zip(init_flat, carry_avals)]
-    _check_carry("scan", _first_param_name(f, "carry"), init_tree, carry_avals, carry_tree, jaxpr.out_avals[:nk])
+    _check_carry(
+        "scan", _first_param_name(f, "carry"), init_tree, carry_avals, carry_tree, jaxpr.out_avals[:nk]
+    )
     y_tree = tree_util.treedef_children(out_tree)[1]
     if isinstance(unroll, bool):
         unroll = builtins.max(n, 1) if unroll else 1
@@ -1011,7 +1018,9 @@ def _scan_jvp_fixpoint(jaxpr: ClosedJaxpr, nc: int, nk: int, nonzero: list[bool]
     const_nz, carry_nz, xs_nz = nonzero[:nc], list(nonzero[nc : nc + nk]), nonzero[nc + nk :]
     n_y = len(jaxpr.out_avals) - nk
     for _ in range(nk + 1):
-        jvp, jconsts, out_nz = _jvp_jaxpr(jaxpr, tuple(const_nz + carry_nz + xs_nz), tuple(carry_nz) + (False,) * n_y)
+        jvp, jconsts, out_nz = _jvp_jaxpr(
+            jaxpr, tuple(const_nz + carry_nz + xs_nz), tuple(carry_nz) + (False,) * n_y
+        )
         grown = [a or b for a, b in zip(carry_nz, out_nz[:nk])]
         if grown == carry_nz:
             return jvp, jconsts, const_nz, carry_nz, xs_nz, out_nz
@@ -1039,7 +1048,12 @@ def _scan_jvp_forward(jaxpr: ClosedJaxpr, nc: int, nk: int, nonzero: tuple[bool,
             + list(range(p + ntc + ntk, p + ntc + ntk + ntx))
         )
         q = nk + n_y
-        out_order = list(range(nk)) + list(range(q, q + ntk)) + list(range(nk, q)) + list(range(q + ntk, q + ntk + nty))
+        out_order = (
+            list(range(nk))
+            + list(range(q, q + ntk))
+            + list(range(nk, q))
+            + list(range(q + ntk, q + ntk + nty))
+        )
         body = _permute(jvp, order, out_order)
         counts = (nj, ntc, ntk, ntx, nty)
         return body, jconsts, tuple(carry_nz), out_nz, counts
@@ -1118,7 +1132,9 @@ def _scan_linearize(jaxpr: ClosedJaxpr, nc: int, nk: int, nonzero: tuple[bool, .
     return _cached(jaxpr, ("scan_linearize", nc, nk, nonzero), build)
 
 
-def _scan_jvp(primals: list, tangents: list, *, jaxpr, length, reverse, num_consts, num_carry, linear, unroll):
+def _scan_jvp(
+    primals: list, tangents: list, *, jaxpr, length, reverse, num_consts, num_carry, linear, unroll
+):
     nc, nk = num_consts, num_carry
     params = dict(length=length, reverse=reverse, unroll=unroll)
     nonzero = tuple(_nonzero(t) for t in tangents)
@@ -1165,7 +1181,9 @@ def _scan_jvp(primals: list, tangents: list, *, jaxpr, length, reverse, num_cons
             (False,) * nj + tuple(linear[:nc]) + (True,) * ntc + tuple(linear[nc : nc + nk]) + (True,) * ntk
             + tuple(linear[nc + nk :]) + (True,) * ntx
         )  # fmt: skip
-        outs = scan_p.bind(*ops, jaxpr=body, num_consts=nj + nc + ntc, num_carry=nk + ntk, linear=flags, **params)
+        outs = scan_p.bind(
+            *ops, jaxpr=body, num_consts=nj + nc + ntc, num_carry=nk + ntk, linear=flags, **params
+        )
         n_y = len(out_avals) - nk
         primal_outs = list(outs[:nk]) + list(outs[nk + ntk : nk + ntk + n_y])
         t_carry_out, t_ys = outs[nk : nk + ntk], outs[nk + ntk + n_y :]
@@ -1216,7 +1234,9 @@ def _scan_transpose_jaxpr(
             full = [UndefinedPrimal(a) if lin else next(rc) for a, lin in zip(c_avals, const_lin)]
             full += [UndefinedPrimal(a) for a in k_avals]
             full += [UndefinedPrimal(a) if lin else next(rx) for a, lin in zip(x_avals, xs_lin)]
-            cts = list(ck) + [Zero(tangent_aval(a)) if z else next(cy) for a, z in zip(out_avals[nk:], ys_zero)]
+            cts = list(ck) + [
+                Zero(tangent_aval(a)) if z else next(cy) for a, z in zip(out_avals[nk:], ys_zero)
+            ]
             cts_in = backward_pass(jaxpr.jaxpr, [], cts, full)
             new_acc = [
                 add_tangents(next(accs), ct if ct is not None else Zero(tangent_aval(a)))
@@ -1244,7 +1264,8 @@ def _scan_transpose(cts: list, *args: Any, jaxpr, length, reverse, num_consts, n
             raise TypeError("scan transpose: a non-linear loop carry cannot be transposed.")
     out_avals = jaxpr.out_avals
     ct_carry = [
-        instantiate(c) if c is not None else zeros_like_aval(tangent_aval(a)) for c, a in zip(cts[:nk], out_avals)
+        instantiate(c) if c is not None else zeros_like_aval(tangent_aval(a))
+        for c, a in zip(cts[:nk], out_avals)
     ]
     ys_zero = tuple(c is None or type(c) is Zero for c in cts[nk:])
     body, tconsts = _scan_transpose_jaxpr(jaxpr, nc, nk, const_lin, xs_lin, ys_zero)
@@ -1282,7 +1303,9 @@ def _scan_batch(axis_size: int, vals: list, dims: list, *, jaxpr, length, revers
     const_b, carry_b, xs_b = batched[:nc], batched[nc : nc + nk], batched[nc + nk :]
     n_y = len(jaxpr.out_avals) - nk
     for _ in range(nk + 1):
-        _, _, out_b = _batch_jaxpr(jaxpr, axis_size, tuple(const_b + carry_b + xs_b), tuple(carry_b) + (False,) * n_y)
+        _, _, out_b = _batch_jaxpr(
+            jaxpr, axis_size, tuple(const_b + carry_b + xs_b), tuple(carry_b) + (False,) * n_y
+        )
         grown = [a or b for a, b in zip(carry_b, out_b[:nk])]
         if grown == carry_b:
             break
@@ -1292,7 +1315,8 @@ def _scan_batch(axis_size: int, vals: list, dims: list, *, jaxpr, length, revers
     )
     consts = [v if d is None else move_axis(v, d, 0) for v, d in zip(vals[:nc], dims[:nc])]
     carry = [
-        bdim_at_front(v, d, axis_size) if b else v for v, d, b in zip(vals[nc : nc + nk], dims[nc : nc + nk], carry_b)
+        bdim_at_front(v, d, axis_size) if b else v
+        for v, d, b in zip(vals[nc : nc + nk], dims[nc : nc + nk], carry_b)
     ]
     xs = [v if d is None else move_axis(v, d, 1) for v, d in zip(vals[nc + nk :], dims[nc + nk :])]
     outs = scan_p.bind(
@@ -1321,7 +1345,9 @@ def _concrete_bound(x: Any) -> Any:
     return x
 
 
-def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *, unroll: int | bool | None = None) -> Any:
+def fori_loop(
+    lower: Any, upper: Any, body_fun: Callable, init_val: Any, *, unroll: int | bool | None = None
+) -> Any:
     """``for i in range(lower, upper): val = body_fun(i, val)``; returns the final ``val``.
 
     With concrete bounds (Python ints or concrete arrays) this is a ``scan`` (so it is reverse-mode
@@ -1394,7 +1420,9 @@ def map(f: Callable, xs: Any, *, batch_size: int | None = None) -> Any:
     num_batches, rest = divmod(n, batch_size)
     if num_batches == 0:
         return vmap(f)(xs)
-    main = [fnp.reshape(x[: num_batches * batch_size], (num_batches, batch_size, *x.shape[1:])) for x in leaves]
+    main = [
+        fnp.reshape(x[: num_batches * batch_size], (num_batches, batch_size, *x.shape[1:])) for x in leaves
+    ]
     _, ys = scan(lambda _, x: ((), vmap(f)(x)), (), tree_util.tree_unflatten(tree, main))
     ys = tree_util.tree_map(lambda y: fnp.reshape(y, (num_batches * batch_size, *y.shape[2:])), ys)
     if rest:
@@ -1444,7 +1472,9 @@ def associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int 
     axis %= ndim
     sizes = {x.shape[axis] for x in leaves}
     if len(sizes) != 1:
-        raise ValueError(f"Array inputs to associative_scan must have the same first dimension. (saw: {sorted(sizes)})")
+        raise ValueError(
+            f"Array inputs to associative_scan must have the same first dimension. (saw: {sorted(sizes)})"
+        )
     if reverse:
         leaves = [fnp.flip(x, axis) for x in leaves]
 
@@ -1452,7 +1482,9 @@ def associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int 
         out = fn(tree_util.tree_unflatten(tree, a), tree_util.tree_unflatten(tree, b))
         out_leaves, out_tree = tree_util.tree_flatten(out)
         if out_tree != tree:
-            raise TypeError(f"associative_scan: fn must return the structure of elems ({tree}), got {out_tree}.")
+            raise TypeError(
+                f"associative_scan: fn must return the structure of elems ({tree}), got {out_tree}."
+            )
         return out_leaves
 
     def prefix(xs: list) -> list:
@@ -1463,7 +1495,9 @@ def associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int 
                         [_slice_axis(x, 1, None, 2, axis) for x in xs])  # fmt: skip
         odd = prefix(pairs)
         if n % 2 == 0:
-            evens = combine([_slice_axis(o, 0, -1, 1, axis) for o in odd], [_slice_axis(x, 2, None, 2, axis) for x in xs])
+            evens = combine(
+                [_slice_axis(o, 0, -1, 1, axis) for o in odd], [_slice_axis(x, 2, None, 2, axis) for x in xs]
+            )
         else:
             evens = combine(odd, [_slice_axis(x, 2, None, 2, axis) for x in xs])
         evens = [fnp.concatenate([_slice_axis(x, 0, 1, 1, axis), e], axis=axis) for x, e in zip(xs, evens)]
