@@ -93,7 +93,12 @@ class Array(metaclass=abc.ABCMeta):  # noqa: B024  (ABC only so tracers register
         buffer = self._dlpack_buffer()
         kwargs = {
             k: v
-            for k, v in (("stream", stream), ("max_version", max_version), ("dl_device", dl_device), ("copy", copy))
+            for k, v in (
+                ("stream", stream),
+                ("max_version", max_version),
+                ("dl_device", dl_device),
+                ("copy", copy),
+            )
             if v is not None
         }
         if isinstance(buffer, np.ndarray) and buffer.flags.writeable:

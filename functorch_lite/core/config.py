@@ -28,6 +28,11 @@ class Config:
     def __init__(self) -> None:
         for name, value in _DEFAULTS.items():
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "_listeners", [])
+
+    def add_listener(self, listener: Any) -> None:
+        """Call ``listener(name, value)`` whenever a flag changes (e.g. jit drops caches on x64 flips)."""
+        self._listeners.append(listener)
 
     def update(self, name: str, value: Any) -> None:
         """Set flag ``name`` to ``value``.
@@ -37,7 +42,11 @@ class Config:
         if name not in _DEFAULTS:
             known = ", ".join(sorted(_DEFAULTS))
             raise AttributeError(f"Unrecognized config option: {name!r}. Known options: {known}.")
+        changed = getattr(self, name) != value
         object.__setattr__(self, name, value)
+        if changed:
+            for listener in self._listeners:
+                listener(name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         self.update(name, value)

@@ -161,20 +161,6 @@ from ._reductions import (
     sum,
     var,
 )
-from ._sorting import (
-    argpartition,
-    argsort,
-    argwhere,
-    bincount,
-    digitize,
-    flatnonzero,
-    lexsort,
-    nonzero,
-    partition,
-    searchsorted,
-    sort,
-    unique,
-)
 from ._shape import (
     atleast_1d,
     broadcast_arrays,
@@ -192,6 +178,20 @@ from ._shape import (
     stack,
     swapaxes,
     transpose,
+)
+from ._sorting import (
+    argpartition,
+    argsort,
+    argwhere,
+    bincount,
+    digitize,
+    flatnonzero,
+    lexsort,
+    nonzero,
+    partition,
+    searchsorted,
+    sort,
+    unique,
 )
 
 bool = bool_

@@ -157,4 +157,6 @@ def install() -> None:
             setattr(cls, name, fn)
         cls.T = property(_T)
         cls.mT = property(_mT)
-        cls.at = property(_at, doc="Functional indexed updates: ``x.at[idx].set(v)``, ``.add(v)``, ``.get()``, ...")
+        cls.at = property(
+            _at, doc="Functional indexed updates: ``x.at[idx].set(v)``, ``.add(v)``, ``.get()``, ..."
+        )

@@ -63,7 +63,7 @@ from ..transforms.batching import BatchTrace, BatchTracer, bdim_at_front, broadc
 from ..transforms.jit import _cached, _closed_from, plan_for, transpose_jaxpr
 from .elementwise import clamp_p, convert_element_type_p, eq_p, select_n_p, stop_gradient_p
 from .reductions import reduce_or_p
-from .shape import broadcast_in_dim_p, slice_p
+from .shape import broadcast_in_dim_p, rev_p, slice_p
 
 __all__ = ["associative_scan", "cond", "fori_loop", "map", "scan", "switch", "while_loop"]
 
@@ -1358,36 +1358,34 @@ def fori_loop(
     if not callable(body_fun):
         raise TypeError("lax.fori_loop: body_fun argument should be callable.")
     lo, hi = _concrete_bound(lower), _concrete_bound(upper)
-    lo_aval, hi_aval = aval_of(as_operand(lower)), aval_of(as_operand(upper))
+    lower_op, upper_op = as_operand(lower), as_operand(upper)
+    lo_aval, hi_aval = aval_of(lower_op), aval_of(upper_op)
     for a in (lo_aval, hi_aval):
         if a.shape != () or a.dtype.kind not in "iu":
             raise TypeError(f"fori_loop bounds must be integer scalars, got {a.str_short()}.")
-    if lo_aval.weak_type and not hi_aval.weak_type:
-        dtype = hi_aval.dtype
-    elif hi_aval.weak_type and not lo_aval.weak_type:
-        dtype = lo_aval.dtype
-    elif lo_aval.dtype != hi_aval.dtype:
-        raise TypeError(
-            f"lower and upper arguments to fori_loop must have equal types, got {lo_aval.dtype.name} and "
-            f"{hi_aval.dtype.name}"
-        )
-    else:
-        dtype = lo_aval.dtype
+    if lo_aval.dtype != hi_aval.dtype:
+        if not (lo_aval.weak_type or hi_aval.weak_type):
+            raise TypeError(
+                "lower and upper arguments to fori_loop must have equal types, got "
+                f"{lo_aval.dtype.name} and {hi_aval.dtype.name}"
+            )
+        dtype = hi_aval.dtype if lo_aval.weak_type else lo_aval.dtype
+        lower_op = _convert_to(lower_op, ShapedArray((), dtype, False))
+        upper_op = _convert_to(upper_op, ShapedArray((), dtype, False))
     if lo is not None and hi is not None:
         start, stop = int(lo), int(hi)
-        i0 = Array(np.asarray(start, dtype), False)
 
         def step(carry: Any, _: Any) -> Any:
             i, x = carry
             return (i + 1, body_fun(i, x)), None
 
-        (_, out), _ = scan(step, (i0, init_val), None, length=builtins.max(stop - start, 0),
-                           unroll=1 if unroll is None else unroll)  # fmt: skip
+        length = builtins.max(stop - start, 0)
+        (_, out), _ = scan(
+            step, (lower_op, init_val), None, length=length, unroll=1 if unroll is None else unroll
+        )
         return out
     if unroll is not None and unroll is not False and unroll != 1:
         raise ValueError("Can only use `unroll` in `fori_loop` if the loop bounds are statically known.")
-    lower = _convert_to(as_operand(lower), ShapedArray((), dtype, False))
-    upper = _convert_to(as_operand(upper), ShapedArray((), dtype, False))
 
     def loop_cond(carry: Any) -> Any:
         i, stop, _ = carry
@@ -1397,7 +1395,7 @@ def fori_loop(
         i, stop, x = carry
         return i + 1, stop, body_fun(i, x)
 
-    return while_loop(loop_cond, loop_body, (lower, upper, init_val))[2]
+    return while_loop(loop_cond, loop_body, (lower_op, upper_op, init_val))[2]
 
 
 def map(f: Callable, xs: Any, *, batch_size: int | None = None) -> Any:
@@ -1476,7 +1474,7 @@ def associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int 
             f"Array inputs to associative_scan must have the same first dimension. (saw: {sorted(sizes)})"
         )
     if reverse:
-        leaves = [fnp.flip(x, axis) for x in leaves]
+        leaves = [rev_p.bind(x, dimensions=(axis,)) for x in leaves]
 
     def combine(a: list, b: list) -> list:
         out = fn(tree_util.tree_unflatten(tree, a), tree_util.tree_unflatten(tree, b))
@@ -1505,5 +1503,5 @@ def associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int 
 
     out = prefix(leaves)
     if reverse:
-        out = [fnp.flip(x, axis) for x in out]
+        out = [rev_p.bind(x, dimensions=(axis,)) for x in out]
     return tree_util.tree_unflatten(tree, out)

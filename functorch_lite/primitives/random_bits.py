@@ -205,7 +205,11 @@ def _unit_float_impl(bits: Any, dtype: np.dtype) -> Any:
 
 
 def _unit_float_aval(bits: ShapedArray, dtype: np.dtype) -> ShapedArray:
-    if bits.dtype.kind != "u" or np.dtype(dtype).kind != "f" or bits.dtype.itemsize != np.dtype(dtype).itemsize:
+    if (
+        bits.dtype.kind != "u"
+        or np.dtype(dtype).kind != "f"
+        or bits.dtype.itemsize != np.dtype(dtype).itemsize
+    ):
         raise ShapeDtypeError(
             f"random_unit_float maps unsigned bits to a float of the same width, got {bits.str_short()} "
             f"-> {np.dtype(dtype).name}."

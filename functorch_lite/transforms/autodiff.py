@@ -331,7 +331,9 @@ def _jacobian(fun: Callable, argnums: int | Sequence[int], has_aux: bool, mode: 
         # One vmapped push-forward (fwd) or pull-back (rev) over the standard basis: no Python loop.
         if mode == "fwd":
             basis = _std_basis(in_avals)
-            pushed = vmap_flat(lambda *ts: linear.jvp(list(ts)), basis, [0] * len(basis), _zeros_axes, len_or_zero(basis))
+            pushed = vmap_flat(
+                lambda *ts: linear.jvp(list(ts)), basis, [0] * len(basis), _zeros_axes, len_or_zero(basis)
+            )
             rows = [[None] * len(in_avals) for _ in out_avals]
             start = 0
             for i, a in enumerate(in_avals):
@@ -344,7 +346,9 @@ def _jacobian(fun: Callable, argnums: int | Sequence[int], has_aux: bool, mode: 
                 start += n
         else:
             basis = _std_basis(out_avals)
-            pulled = vmap_flat(lambda *cs: linear.vjp(list(cs)), basis, [0] * len(basis), _zeros_axes, len_or_zero(basis))
+            pulled = vmap_flat(
+                lambda *cs: linear.vjp(list(cs)), basis, [0] * len(basis), _zeros_axes, len_or_zero(basis)
+            )
             rows = [[None] * len(in_avals) for _ in out_avals]
             start = 0
             for o, oa in enumerate(out_avals):

@@ -330,7 +330,7 @@ def check_nans(closed: ClosedJaxpr, args: Sequence[Any], outs: Sequence[Any], na
 class _Entry:
     """One cache entry: the traced jaxpr for a key, its output structure, and (lazily) its plan."""
 
-    __slots__ = ("closed", "out_tree", "plan", "run", "out_avals", "single", "name")
+    __slots__ = ("closed", "out_tree", "plan", "run", "out_avals", "single", "single_weak", "name")
 
     def __init__(self, closed: ClosedJaxpr, out_tree: Any, name: str):
         self.closed = closed
@@ -339,6 +339,7 @@ class _Entry:
         self.run = None
         self.out_avals = closed.out_avals
         self.single = out_tree.num_leaves == 1 and out_tree == tree_util.tree_structure(0)
+        self.single_weak = self.out_avals[0].weak_type if self.single else False
         self.name = name
 
 
@@ -369,6 +370,20 @@ class _DeletedBuffer:
         )
 
 
+_live_jit_functions: weakref.WeakSet = weakref.WeakSet()
+_new_array = Array.__new__
+
+
+def _clear_all_caches(name: str, value: Any) -> None:
+    # Traces depend on the x64 flag; rather than putting it in every cache key, drop the caches when it flips.
+    if name == "enable_x64":
+        for f in list(_live_jit_functions):
+            f.clear_cache()
+
+
+config.add_listener(_clear_all_caches)
+
+
 class JitFunction:
     """A jitted function: call it like the original; ``lower(*args)`` exposes the jaxpr and generated code."""
 
@@ -390,28 +405,32 @@ class JitFunction:
         self._lock = threading.Lock()
         self._fast_ok = not self.static_argnums and not self.static_argnames and not self.donate_argnums
         self._trace_count = 0
+        _live_jit_functions.add(self)
 
     # -- calling -----------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if config.disable_jit:
-            return self.fun(*args, **kwargs)
-        if self._fast_ok and not kwargs and _context.trace is None:
-            key = [config.enable_x64]
+        # Cache hit on plain Array arguments: one key tuple, one dict lookup, the plan, wrap the outputs.
+        if not kwargs and self._fast_ok and _context.trace is None and not config.disable_jit:
+            key = []
+            values = []
             for a in args:
                 if type(a) is not Array:
                     break
                 v = a._value
+                values.append(v)
                 key.append((v.shape, v.dtype, a._weak))
             else:
                 entry = self._cache.get(tuple(key))
                 if entry is not None and entry.run is not None:
-                    outs = entry.run(*[a._value for a in args])
+                    outs = entry.run(*values)
                     if entry.single:
-                        out = Array.__new__(Array)
+                        out = _new_array(Array)
                         out._value = outs[0]
-                        out._weak = entry.out_avals[0].weak_type
+                        out._weak = entry.single_weak
                         return out
                     return tree_util.tree_unflatten(entry.out_tree, _wrap_outputs(outs, entry.out_avals))
+        if config.disable_jit:
+            return self.fun(*args, **kwargs)
         return self._call_general(args, kwargs)
 
     def _key_and_leaves(self, args: tuple, kwargs: dict) -> tuple[Any, list, dict, Any]:
@@ -431,7 +450,7 @@ class JitFunction:
         avals = tuple(_aval_key(x) for x in leaves)
         static_key = (tuple(static_vals.items()), tuple(sorted(static_kwargs.items())))
         if self._fast_ok and not kwargs and all(type(a) is Array for a in args):
-            key: Any = (config.enable_x64, *avals)  # the same key the fast path in __call__ builds
+            key: Any = avals  # the same key the fast path in __call__ builds (x64 changes clear the cache)
         else:
             key = (tree, avals, static_key, config.enable_x64)
         return key, leaves, {"static": static_vals, "static_kwargs": static_kwargs, "tree": tree}, avals
@@ -639,9 +658,13 @@ class Compiled:
 
 def _key_parts(key: Any) -> tuple[Any, tuple, Any, Any]:
     """(tree, avals, static values, x64) of either key form."""
-    if len(key) == 4 and isinstance(key[1], tuple) and not isinstance(key[0], bool):
+    if (
+        len(key) == 4
+        and isinstance(key[1], tuple)
+        and not (key[0] and isinstance(key[0], tuple) and len(key[0]) == 3)
+    ):
         return key
-    return None, tuple(key[1:]), ((), ()), key[0]
+    return None, tuple(key), ((), ()), config.enable_x64
 
 
 def _describe_key_difference(
