@@ -133,7 +133,12 @@ def _sum_reference(x, axes):
 
 
 def _prod_reference(x, axes):
-    return fold(x, axes, _float_prod if x.dtype.kind == "f" else math.prod, x.dtype)
+    # Multiply in the input's own precision, as XLA does: 5e-38 * 5e-38 underflows to 0 in float32.
+    def prod_in_dtype(values):
+        with np.errstate(all="ignore"):
+            return np.prod(np.array(values, x.dtype))
+
+    return fold(x, axes, prod_in_dtype if x.dtype.kind == "f" else math.prod, x.dtype)
 
 
 def _and_reference(x, axes):
