@@ -825,17 +825,19 @@ def randint(key: Any, shape: Sequence[int], minval: Any, maxval: Any, dtype: Any
     maxval = _integer_array(maxval)
     _check_shape("randint", shape, tuple(minval.shape), tuple(maxval.shape))
     info = np.iinfo(dtype)
-    nbits = info.bits
+    nbits = int(info.bits)
     dtype_max_in_maxval_type = _clip_convert(Array(np.array(info.max, dtype), False), maxval.dtype)
     maxval_out_of_range = lax.gt(maxval, fnp.broadcast_to(dtype_max_in_maxval_type, maxval.shape))
     lo = fnp.broadcast_to(_clip_convert(minval, dtype), shape)
     hi = fnp.broadcast_to(_clip_convert(maxval, dtype), shape)
     maxval_out_of_range = fnp.broadcast_to(maxval_out_of_range, shape)
+    # 8- and 16-bit dtypes are drawn with 32-bit words and arithmetic, as JAX does.
+    nbits = max(32, nbits)
+    udtype = np.dtype(f"uint{nbits}")
     k1, k2 = _split2(raw)
     higher = _bits_raw(k1, shape, nbits)
     lower = _bits_raw(k2, shape, nbits)
-    udtype = np.dtype(f"uint{nbits}")
-    span = lax.convert_element_type(lax.sub(hi, lo), udtype)
+    span = lax.sub(lax.convert_element_type(hi, udtype), lax.convert_element_type(lo, udtype))  # mod 2**nbits
     one = fnp.ones(shape, udtype)
     empty = lax.le(hi, lo)
     span = lax.select(empty, one, span)

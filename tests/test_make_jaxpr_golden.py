@@ -7,7 +7,6 @@ bugs; the ones found are the ``xfail(strict=True)`` tests at the end of this fil
 """
 
 import numpy as np
-import pytest
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp

@@ -144,10 +144,9 @@ def const(value: object, dtype: np.dtype, d: Dialect) -> str:
     if np.isinf(x):
         inf = d.inf_f32 if f32 else d.inf_f64
         return f"(-{inf})" if x < 0 else inf
-    text = np.format_float_scientific(x, unique=True, exp_digits=1)
-    text = text.replace("+", "")
-    if "." not in text.split("e")[0]:
-        text = text.replace("e", ".0e")
+    text = str(np.float32(x)) if f32 else repr(float(x))  # shortest text that reads back exactly
+    if "." not in text and "e" not in text:
+        text += ".0"
     return f"({text}f)" if f32 else f"({text})"
 
 
@@ -209,6 +208,7 @@ def _helper_source(name: str, d: Dialect) -> str:
             f"  return ({t})(sa >> ((sb < 0 || sb >= {bits}) ? {bits - 1} : sb)); }}\n"
         )
     if what == "expcore":
+        fma = "__builtin_fmaf" if d is C else "fmaf"
         return (
             f"{q} f32 fl_expcore(f32 x) {{\n"
             "  const f32 t = x * 1.44269504088896341f + 12582912.0f;\n"
@@ -216,14 +216,14 @@ def _helper_source(name: str, d: Dialect) -> str:
             f"  const i32 n = {d.f2i}(t) - 0x4B400000;\n"
             "  f32 r = x - nf * 0.693145751953125f;\n"
             "  r = r - nf * 1.428606765330187e-06f;\n"
-            "  f32 p = __builtin_fmaf(0.0013760145520791411f, r, 0.008368900045752525f);\n"
-            "  p = __builtin_fmaf(p, r, 0.04166937619447708f);\n"
-            "  p = __builtin_fmaf(p, r, 0.166665181517601f);\n"
-            "  p = __builtin_fmaf(p, r, 0.49999988079071045f);\n"
+            f"  f32 p = {fma}(0.0013760145520791411f, r, 0.008368900045752525f);\n"
+            f"  p = {fma}(p, r, 0.04166937619447708f);\n"
+            f"  p = {fma}(p, r, 0.166665181517601f);\n"
+            f"  p = {fma}(p, r, 0.49999988079071045f);\n"
             "  const f32 e = 1.0f + (r + (r * r) * p);\n"
             "  const i32 n1 = n >> 1, n2 = n - n1;\n"
             f"  return e * {d.i2f}((n1 + 127) << 23) * {d.i2f}((n2 + 127) << 23);\n}}\n"
-        ).replace("__builtin_fmaf", "__builtin_fmaf" if d is C else "fmaf")
+        )
     if what == "expf":
         return (
             f"{q} f32 fl_expf(f32 x) {{\n"
@@ -385,10 +385,9 @@ def _neg(e: Emitter, op: Op, a: list, ts: list) -> str:
 def _abs(e: Emitter, op: Op, a: list, ts: list) -> str:
     k = _kind(op.dtype)
     if k == "f":
-        return f"__builtin_fabs{'f' if op.dtype == np.float32 else ''}({a[0]})" if e.d is C else (
-            f"fabs({a[0]})"
-        )
-    if k == "u" or k == "b":
+        fn = "fabsf" if op.dtype == np.float32 else "fabs"
+        return f"{'__builtin_' if e.d is C else ''}{fn}({a[0]})"
+    if k in "ub":
         return a[0]
     return f"({a[0]} < 0 ? {_neg(e, op, a, ts)} : {a[0]})"
 
@@ -574,15 +573,15 @@ def lowerable(name: str, in_dtypes: list, out_dtype: np.dtype) -> bool:
     if not all(supported_dtype(t) for t in dts):
         return False
     kind = np.dtype(out_dtype).kind
-    if name in FLOAT_ONLY and any(t.kind != "f" for t in dts if name != "is_finite") | (
-        name == "is_finite" and np.dtype(in_dtypes[0]).kind != "f"
-    ):
+    if name == "is_finite":
+        return np.dtype(in_dtypes[0]).kind == "f"
+    if name in FLOAT_ONLY and any(t.kind != "f" for t in dts):
         return False
     if name in INT_ONLY and kind not in "iu":
         return False
     if name in NO_BOOL and kind == "b":
         return False
-    if name == "reduce_sum" or name == "reduce_prod":
+    if name in ("reduce_sum", "reduce_prod"):
         return kind != "b"
     return True
 
@@ -604,28 +603,29 @@ def reduction_identity(name: str, dtype: np.dtype) -> object:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Kernel bodies
+# Kernel bodies: scheduling shared by the dialects
 # ---------------------------------------------------------------------------------------------------
 
 
 class _Body:
-    """Emits the statements of one kernel for a dialect; the loop structure is the renderer's."""
+    """Emits the statements of one kernel; the loop structure is the renderer's.
+
+    Outer values are emitted once per outer point, in the order ``schedule()`` gives (a reduction comes
+    after the outer values its loop reads). Inner values are recomputed in every loop over the inner axes
+    that needs them, except expensive ones reused by a later loop, which a C row kernel keeps in a
+    scratch row (``scratch``).
+    """
 
     def __init__(self, k: Kernel, e: Emitter):
         self.k, self.e, self.d = k, e, e.d
         self.ops = k.op_of()
-        self.consumers: dict[int, list[int]] = {}
-        for op in k.ops:
-            for arg in op.args:
-                self.consumers.setdefault(arg, []).append(op.out)
         self.reds = k.reductions()
-        self.scratch: list[int] = []  # inner values kept in a scratch row (C row kernels)
-
-    def value_type(self, v: int) -> str:
-        return ctype(self.ops[v].dtype)
+        self.outer_vals = {v for v in self.ops if not k.is_inner(v)}
+        self.scratch: list[int] = []
+        self.materialised: set[int] = set()  # scratch values already written by an earlier loop
 
     def cone(self, roots: list[int], stop: set[int]) -> list[int]:
-        """Values needed to compute ``roots`` (topological order), not descending into ``stop``."""
+        """Values needed for ``roots`` in topological order; ``stop`` values are included, not entered."""
         need: set[int] = set()
         stack = list(roots)
         while stack:
@@ -633,17 +633,51 @@ class _Body:
             if v in need:
                 continue
             need.add(v)
-            if v in stop:
-                continue
-            stack.extend(self.ops[v].args)
+            if v not in stop:
+                stack.extend(self.ops[v].args)
         return [op.out for op in self.k.ops if op.out in need]
 
-    def stmt(self, op: Op, load: Callable[[int], str], lines: list[str], scratch_load: Callable | None = None):
-        """Append the statement defining ``t<op.out>``."""
+    def inner_cone(self, roots: list[int], stop: set[int] = frozenset()) -> list[int]:
+        """Inner values needed for ``roots`` (outer values and ``stop`` values are not entered)."""
+        cone = self.cone(roots, self.outer_vals | set(stop))
+        return [v for v in cone if v not in self.outer_vals]
+
+    def outer_deps(self, v: int) -> list[int]:
+        op = self.ops[v]
+        if op.op in REDUCTIONS:  # the outer values read inside its loop
+            cone = self.cone([op.args[0]], self.outer_vals)
+            return [w for w in cone if w in self.outer_vals]
+        return list(op.args)
+
+    def final_stores(self) -> list[tuple[int, int]]:
+        return [(p, v) for p, v in self.k.stores if self.k.is_inner(v)]
+
+    def outer_stores(self) -> list[tuple[int, int]]:
+        return [(p, v) for p, v in self.k.stores if not self.k.is_inner(v)]
+
+    def schedule(self) -> list[int]:
+        """Outer values (reductions included) in emission order."""
+        roots = [r.out for r in self.reds] + [v for _, v in self.outer_stores()]
+        final = self.inner_cone([v for _, v in self.final_stores()])
+        roots += [a for w in final for a in self.ops[w].args if a in self.outer_vals]
+        order: list[int] = []
+        seen: set[int] = set()
+
+        def visit(v: int) -> None:
+            if v in seen:
+                return
+            seen.add(v)
+            for w in self.outer_deps(v):
+                visit(w)
+            order.append(v)
+
+        for v in roots:
+            visit(v)
+        return order
+
+    def stmt(self, op: Op, load: Callable[[int], str], lines: list[str]) -> None:
+        """Append the statement defining ``t<op.out>``; ``load(p)`` is the element of array ``p`` here."""
         t = ctype(op.dtype)
-        if scratch_load is not None and op.out in self.scratch:
-            lines.append(f"const {t} t{op.out} = {scratch_load(op.out)};")
-            return
         if op.op == "load":
             expr = load(op.attr)
         elif op.op == "const":
@@ -659,7 +693,24 @@ class _Body:
     def combine(self, red: Op, a: str, b: str) -> str:
         fake = Op(-1, REDUCTIONS[red.op], (), red.dtype)
         self.e.lines = []
-        return LOWER[fake.op](self.e, fake, [a, b], [red.dtype, red.dtype])
+        expr = LOWER[fake.op](self.e, fake, [a, b], [red.dtype, red.dtype])
+        assert not self.e.lines
+        return expr
+
+    def plan_scratch(self, limit: int = 4) -> None:
+        """Choose the expensive inner values that more than one loop needs (C row kernels)."""
+        loops = [[r.args[0]] for r in self.reds] + [[v for _, v in self.final_stores()]]
+        cached: set[int] = set()
+        seen: set[int] = set()
+        for roots in loops:
+            if not roots:
+                continue
+            cone = self.inner_cone(roots, cached)
+            for v in cone:
+                if v in seen and v not in cached and self.ops[v].op not in CHEAP and len(cached) < limit:
+                    cached.add(v)
+            seen.update(cone)
+        self.scratch = sorted(cached)
 
 
 def _offset(k: Kernel, p: int, axes: tuple[int, ...]) -> str:
@@ -667,22 +718,30 @@ def _offset(k: Kernel, p: int, axes: tuple[int, ...]) -> str:
     return " + ".join(terms) if terms else "0"
 
 
-class CRenderer:
-    """Kernels as C functions with nested per-dimension loops over runtime extents and element strides.
+def _indent(lines: list[str], level: int) -> str:
+    pad = "  " * level
+    return "".join(pad + line + "\n" for line in lines)
 
-    Each kernel ``k`` gives ``static void k_body(const fl_args*, i64 lo, i64 hi)`` (the loop nest over
-    ``[lo, hi)`` of the parallel axis) and the exported ``int k(dims, arrays...)`` that reads the arrays'
-    data pointers, shapes and strides straight from the ndarray objects, checks them (returns 1, so the
-    caller falls back to numpy, for anything unexpected), collapses contiguous dimensions and runs the
-    body, on several OpenMP threads above a size threshold.
+
+def _ind(lines: list[str]) -> list[str]:
+    return ["  " + line for line in lines]
+
+
+class CRenderer:
+    """Kernels as C functions: nested per-dimension loops over runtime extents and element strides.
+
+    Kernel ``k`` gives ``static int k_body(const fl_args*, i64 lo, i64 hi)`` (the loop nest, the parallel
+    axis restricted to ``[lo, hi)``) and the exported ``int k(dims, arrays...)``, which reads the data
+    pointers, shapes and strides straight from the ndarray objects, checks them (returning 1, so that the
+    caller falls back to numpy, on anything unexpected), collapses dimensions that every array steps
+    through contiguously, and runs the body, on several OpenMP threads above a size threshold.
+    Reductions accumulate into 8 partial results (vectorisable, and more accurate than one running sum).
     """
 
     dialect = C
 
     def kernel(self, k: Kernel, e: Emitter) -> str:
         b = _Body(k, e)
-        order = k.loop_order
-        outer, inner = k.outer, tuple(k.inner)
         lines: list[str] = []
         r = "" if k.aliased else f" {C.restrict}"
         for p, prm in enumerate(k.params):
@@ -693,186 +752,128 @@ class CRenderer:
             for p, prm in enumerate(k.params):
                 if prm.emb[d] >= 0:
                     lines.append(f"const i64 s{p}_{d} = A->s[{p}][{d}];")
-        if self._uses_pax(k):
+        if k.outer:
             lines.append("const int pax = A->pax;")
-        # scratch rows for expensive inner values reused by a later pass
-        if k.inner and self.dialect.scratch:
-            b.scratch = self._plan_scratch(b)
+        if k.inner:
+            b.plan_scratch()
         if b.scratch:
-            size = " * ".join(f"n{d}" for d in inner)
+            size = " * ".join(f"n{d}" for d in k.inner)
             for v in b.scratch:
-                t = b.value_type(v)
+                t = ctype(b.ops[v].dtype)
                 lines.append(f"{t}* const sc{v} = ({t}*)malloc(sizeof({t}) * ({size} > 0 ? {size} : 1));")
-            lines.append("if (" + " || ".join(f"!sc{v}" for v in b.scratch) + ") return;")
-        body = self._outer_body(k, b)
-        lines.extend(self._nest(k, outer, body, parallel=True))
-        for v in b.scratch:
-            lines.append(f"free(sc{v});")
-        del order
-        src = f"static void {k.name}_body(const fl_args* const A, const i64 lo, const i64 hi) {{\n"
+            lines.append("if (" + " || ".join(f"!sc{v}" for v in b.scratch) + ") {")
+            lines.extend(f"  free(sc{v});" for v in b.scratch)
+            lines.append("  return 1;")
+            lines.append("}")
+        lines.extend(self._nest(k.outer, self._outer_body(k, b), parallel=True))
+        lines.extend(f"free(sc{v});" for v in b.scratch)
+        lines.append("return 0;")
+        src = f"static int {k.name}_body(const fl_args* const A, const i64 lo, const i64 hi) {{\n"
         src += _indent(lines, 1) + "}\n"
         return src + self._entry(k)
 
     @staticmethod
-    def _uses_pax(k: Kernel) -> bool:
-        return bool(k.outer)
-
-    def _nest(self, k: Kernel, axes: tuple[int, ...], body: list[str], parallel: bool) -> list[str]:
-        if not axes:
-            return body
-        d = axes[0]
-        if parallel:
-            head = f"for (i64 i{d} = pax == {d} ? lo : 0, e{d} = pax == {d} ? hi : n{d}; i{d} < e{d}; i{d}++) {{"
-        else:
-            head = f"for (i64 i{d} = 0; i{d} < n{d}; i{d}++) {{"
-        return [head, *_indent_list(self._nest(k, axes[1:], body, parallel)), "}"]
-
-    def _plan_scratch(self, b: _Body) -> list[int]:
-        k = b.k
-        phases = [[red.args[0]] for red in b.reds] + [self._final_roots(k, b)]
-        cached: set[int] = set()
-        seen: set[int] = set()
-        for roots in phases:
-            if not roots:
-                continue
-            cone = b.cone(roots, stop=set(cached) | {v for v in b.ops if not k.is_inner(v)})
-            cone = [v for v in cone if k.is_inner(v)]
-            for v in cone:
-                if v in seen and b.ops[v].op not in CHEAP and v not in cached and len(cached) < 4:
-                    cached.add(v)
-            seen.update(cone)
-        return sorted(cached)
-
-    @staticmethod
-    def _final_roots(k: Kernel, b: _Body) -> list[int]:
-        return [v for _, v in k.stores if k.is_inner(v)]
+    def _nest(axes: tuple[int, ...], body: list[str], parallel: bool) -> list[str]:
+        for d in reversed(axes):
+            if parallel:
+                head = f"for (i64 i{d} = pax == {d} ? lo : 0, e{d} = pax == {d} ? hi : n{d}; i{d} < e{d}; i{d}++) {{"
+            else:
+                head = f"for (i64 i{d} = 0; i{d} < n{d}; i{d}++) {{"
+            body = [head, *_ind(body), "}"]
+        return body
 
     def _outer_body(self, k: Kernel, b: _Body) -> list[str]:
-        """Code at one point of the outer loop nest: outer values, reduction passes, final pass, stores."""
+        """The code at one point of the outer loop nest."""
         lines: list[str] = []
-        done: set[int] = set()
-        inner_vals = {v for v in b.ops if k.is_inner(v)}
-
-        def emit_outer(roots: list[int]) -> None:
-            for v in b.cone(roots, stop=set(done) | inner_vals):
-                if v in done:
-                    continue
-                op = b.ops[v]
-                if k.is_inner(v):
-                    continue
-                if op.op in REDUCTIONS:
-                    lines.extend(self._reduction(k, b, op))
-                else:
-                    b.stmt(op, lambda p: f"p{p}[{_offset(k, p, k.outer)}]", lines)
-                done.add(v)
-
-        computed_scratch: set[int] = set()
-        for red in b.reds:
-            emit_outer([red.out])
-            computed_scratch.update(v for v in b.scratch)
-        stores_outer = [(p, v) for p, v in k.stores if not k.is_inner(v)]
-        emit_outer([v for _, v in stores_outer] + [a for v in inner_vals for a in b.ops[v].args])
-        final = [(p, v) for p, v in k.stores if k.is_inner(v)]
+        for v in b.schedule():
+            op = b.ops[v]
+            if op.op in REDUCTIONS:
+                lines.extend(self._reduction(k, b, op))
+            else:
+                b.stmt(op, lambda p: f"p{p}[{_offset(k, p, k.outer)}]", lines)
+        final = b.final_stores()
         if final:
-            lines.extend(self._final_pass(k, b, final, done))
-        for p, v in stores_outer:
+            lines.extend(self._final_pass(k, b, final))
+        for p, v in b.outer_stores():
             lines.append(f"p{p}[{_offset(k, p, k.outer)}] = t{v};")
         return lines
 
-    def _inner_stmts(self, k: Kernel, b: _Body, roots: list[int], done: set, idx: str, contiguous: bool,
-                     store_scratch: bool) -> list[str]:
-        """Statements computing inner ``roots`` at inner index ``idx`` (of the innermost inner axis)."""
-        last = k.inner[-1]
-        lines: list[str] = []
-        stop = set(done) | set(b.scratch) if not store_scratch else set(done)
-        cone = [v for v in b.cone(roots, stop) if v not in done]
-
-        def load(p: int) -> str:
-            prm = k.params[p]
-            if prm.emb[last] < 0:
-                return f"q{p}[0]"
-            return f"q{p}[{idx}]" if contiguous else f"q{p}[({idx}) * s{p}_{last}]"
-
-        sload = (lambda v: f"sc{v}[so + {idx}]") if not store_scratch else None
-        for v in cone:
-            b.stmt(b.ops[v], load, lines, scratch_load=sload)
-            if store_scratch and v in b.scratch:
-                lines.append(f"sc{v}[so + {idx}] = t{v};")
-        return lines
-
-    def _inner_bases(self, k: Kernel, level_axes: tuple[int, ...]) -> list[str]:
-        """Pointers ``q<p>`` at the current outer point plus the outer inner axes ``level_axes``."""
+    def _bases(self, k: Kernel, level: tuple[int, ...]) -> list[str]:
+        """Pointers ``q<p>`` to each array at the current outer point and outer inner indices ``level``."""
         out = []
         for p, prm in enumerate(k.params):
             cst = "" if prm.is_output else "const "
-            axes = k.outer + level_axes
-            out.append(f"{cst}{ctype(prm.dtype)}* const q{p} = p{p} + {_offset(k, p, axes)};")
+            out.append(f"{cst}{ctype(prm.dtype)}* const q{p} = p{p} + {_offset(k, p, k.outer + level)};")
         return out
+
+    def _inner_stmts(self, k: Kernel, b: _Body, roots: list[int], idx: str, contiguous: bool) -> list[str]:
+        """Statements computing inner ``roots`` at index ``idx`` of the innermost inner axis."""
+        last = k.inner[-1]
+        lines: list[str] = []
+
+        def load(p: int) -> str:
+            if k.params[p].emb[last] < 0:
+                return f"q{p}[0]"
+            return f"q{p}[{idx}]" if contiguous else f"q{p}[({idx}) * s{p}_{last}]"
+
+        for v in b.inner_cone(roots, b.materialised):
+            if v in b.materialised:
+                lines.append(f"const {ctype(b.ops[v].dtype)} t{v} = sc{v}[so + {idx}];")
+                continue
+            b.stmt(b.ops[v], load, lines)
+            if v in b.scratch:
+                lines.append(f"sc{v}[so + {idx}] = t{v};")
+        return lines
 
     def _reduction(self, k: Kernel, b: _Body, red: Op) -> list[str]:
         t = ctype(red.dtype)
-        ident = const(reduction_identity(red.op, red.dtype), red.dtype, self.dialect)
+        ident = const(reduction_identity(red.op, red.dtype), red.dtype, C)
         src = red.args[0]
-        inner = tuple(k.inner)
-        last = inner[-1]
-        stores = bool(b.scratch) and any(v in b.scratch for v in b.cone([src], set()))
-        done_outer = {v for v in b.ops if not k.is_inner(v)}
-        varying = [p for p, prm in enumerate(k.params) if prm.emb[last] >= 0]
+        last, level = k.inner[-1], tuple(k.inner[:-1])
+        varying = [p for p, prm in enumerate(k.params) if prm.emb[last] >= 0 and not prm.is_output]
         contig = " && ".join(f"s{p}_{last} == 1" for p in varying) or "1"
-        first = self._first_pass(b, red)
+        new_scratch = {v for v in b.inner_cone([src], b.materialised) if v in b.scratch}
 
-        def body(idx: str, contiguous: bool, acc: str) -> list[str]:
-            ls = self._inner_stmts(k, b, [src], done_outer, idx, contiguous, store_scratch=stores and first)
-            ls.append(f"{acc} = {b.combine(red, acc, f't{src}')};")
-            return ls
+        def unrolled(contiguous: bool) -> list[str]:
+            body = self._inner_stmts(k, b, [src], f"i{last} + j", contiguous)
+            body.append(f"acc[j] = {b.combine(red, 'acc[j]', f't{src}')};")
+            return [
+                f"for (; i{last} + 8 <= n{last}; i{last} += 8) {{",
+                "  for (int j = 0; j < 8; j++) {",
+                *_ind(_ind(body)),
+                "  }",
+                "}",
+            ]
 
-        lines = [f"{t} t{red.out};", "{", f"  {t} acc[8];"]
-        lines.append(f"  for (int j = 0; j < 8; j++) acc[j] = {ident};")
-        lines.append("  i64 so = 0;")
-        level = inner[:-1]
-        core = [*self._inner_bases(k, level), f"i64 i{last} = 0;"]
-        core.append(f"if ({contig}) {{")
-        core.append(f"  for (; i{last} + 8 <= n{last}; i{last} += 8) {{")
-        core.append("    for (int j = 0; j < 8; j++) {")
-        core.extend("      " + s for s in body(f"i{last} + j", True, "acc[j]"))
-        core.append("    }")
-        core.append("  }")
-        core.append("} else {")
-        core.append(f"  for (; i{last} + 8 <= n{last}; i{last} += 8) {{")
-        core.append("    for (int j = 0; j < 8; j++) {")
-        core.extend("      " + s for s in body(f"i{last} + j", False, "acc[j]"))
-        core.append("    }")
-        core.append("  }")
-        core.append("}")
-        core.append(f"for (; i{last} < n{last}; i{last}++) {{")
-        core.extend("  " + s for s in body(f"i{last}", False, "acc[0]"))
-        core.append("}")
-        core.append(f"so += n{last};")
-        lines.extend("  " + s for s in self._nest(k, level, core, parallel=False))
-        tree = ["acc[0]", "acc[1]", "acc[2]", "acc[3]", "acc[4]", "acc[5]", "acc[6]", "acc[7]"]
+        tail = self._inner_stmts(k, b, [src], f"i{last}", False)
+        tail.append(f"acc[0] = {b.combine(red, 'acc[0]', f't{src}')};")
+        core = [*self._bases(k, level), f"i64 i{last} = 0;", f"if ({contig}) {{", *_ind(unrolled(True))]
+        core += ["} else {", *_ind(unrolled(False)), "}", f"for (; i{last} < n{last}; i{last}++) {{"]
+        core += [*_ind(tail), "}", f"so += n{last};"]
+        tree = [f"acc[{j}]" for j in range(8)]
         while len(tree) > 1:
-            tree = [f"{b.combine(red, tree[i], tree[i + 1])}" for i in range(0, len(tree), 2)]
-        lines.append(f"  t{red.out} = {tree[0]};")
-        lines.append("}")
-        return lines
+            tree = [b.combine(red, tree[i], tree[i + 1]) for i in range(0, len(tree), 2)]
+        b.materialised |= new_scratch
+        return [
+            f"{t} t{red.out};",
+            "{",
+            f"  {t} acc[8];",
+            f"  for (int j = 0; j < 8; j++) acc[j] = {ident};",
+            "  i64 so = 0;",
+            *_ind(self._nest(level, core, parallel=False)),
+            f"  t{red.out} = {tree[0]};",
+            "}",
+        ]
 
-    @staticmethod
-    def _first_pass(b: _Body, red: Op) -> bool:
-        return True
-
-    def _final_pass(self, k: Kernel, b: _Body, final: list, done: set) -> list[str]:
-        inner = tuple(k.inner)
-        last = inner[-1]
-        level = inner[:-1]
-        done_outer = {v for v in b.ops if not k.is_inner(v)}
-        stmts = self._inner_stmts(k, b, [v for _, v in final], done_outer, f"i{last}", False, store_scratch=False)
+    def _final_pass(self, k: Kernel, b: _Body, final: list[tuple[int, int]]) -> list[str]:
+        last, level = k.inner[-1], tuple(k.inner[:-1])
+        stmts = self._inner_stmts(k, b, [v for _, v in final], f"i{last}", False)
         for p, v in final:
-            stmts.append(f"q{p}[i{last} * s{p}_{last}] = t{v};" if k.params[p].emb[last] >= 0 else f"q{p}[0] = t{v};")
-        core = [*self._inner_bases(k, level), f"for (i64 i{last} = 0; i{last} < n{last}; i{last}++) {{"]
-        core.extend("  " + s for s in stmts)
-        core.append("}")
-        core.append(f"so += n{last};")
-        return ["{", "  i64 so = 0;", *("  " + s for s in self._nest(k, level, core, parallel=False)), "}"]
+            at = f"i{last} * s{p}_{last}" if k.params[p].emb[last] >= 0 else "0"
+            stmts.append(f"q{p}[{at}] = t{v};")
+        core = [*self._bases(k, level), f"for (i64 i{last} = 0; i{last} < n{last}; i{last}++) {{"]
+        core += [*_ind(stmts), "}", f"so += n{last};"]
+        return ["{", "  i64 so = 0;", *_ind(self._nest(level, core, parallel=False)), "}"]
 
     def _entry(self, k: Kernel) -> str:
         n = len(k.params)
@@ -883,7 +884,7 @@ class CRenderer:
         order = ", ".join(str(d) for d in k.loop_order) or "0"
         cls = ", ".join("1" if d in k.inner else "0" for d in range(k.rank)) or "0"
         args = ", ".join(f"const fl_arr* a{p}" for p in range(n))
-        cost = 1 + sum(op.op not in CHEAP for op in k.ops)
+        cost = 1 + 8 * sum(op.op not in CHEAP for op in k.ops)
         return (
             f"FL_EXPORT int {k.name}(const fl_arr* dims, {args}) {{\n"
             f"  static const signed char emb[] = {{{emb}}};\n"
@@ -896,46 +897,36 @@ class CRenderer:
             "  fl_args A;\n"
             f"  const int rc = fl_prepare(&A, dims, arrs, {n}, {k.rank}, emb, nd, isz, out, order, cls);\n"
             "  if (rc) return rc < 0 ? 0 : rc;\n"
-            f"  fl_launch({k.name}_body, &A, {cost});\n"
-            "  return 0;\n}\n"
+            f"  return fl_launch({k.name}_body, &A, {cost});\n}}\n"
         )
 
 
-def _indent(lines: list[str], level: int) -> str:
-    pad = "  " * level
-    return "".join(pad + line + "\n" for line in lines)
-
-
-def _indent_list(lines: list[str]) -> list[str]:
-    return ["  " + line for line in lines]
-
-
-# The runtime support of every C translation unit: reading ndarray objects, collapsing dimensions,
-# launching on OpenMP threads. ``fl_ndarray_type`` and the thread settings are set from Python at load.
+# The runtime part of every C translation unit: reading ndarray objects, collapsing dimensions, running
+# on OpenMP threads. ``fl_ndarray_type`` and the thread settings are set from Python after loading.
 C_RUNTIME = r"""
 #define FL_EXPORT __attribute__((visibility("default")))
-#define FL_MAXP 32
-#define FL_MAXR 8
 void* malloc(unsigned long);
 void free(void*);
+/* the head of numpy's PyArrayObject_fields; the layout is checked from Python before any call */
 typedef struct { i64 refcnt; const void* type; char* data; int nd; i64* dims; i64* strides; void* base;
-                 void* descr; int flags; } fl_arr;  /* numpy's PyArrayObject_fields (checked at load) */
-typedef struct { char* p[FL_MAXP]; i64 s[FL_MAXP][FL_MAXR]; i64 n[FL_MAXR]; int pax; } fl_args;
+                 void* descr; int flags; } fl_arr;
+typedef struct { char* p[32]; i64 s[32][8]; i64 n[8]; int rank, pax; } fl_args;
 FL_EXPORT const void* fl_ndarray_type = 0;
 FL_EXPORT int fl_threads = 1;
-FL_EXPORT i64 fl_par_min = 1 << 16;
+FL_EXPORT i64 fl_par_min = 1 << 18;
 
 static int fl_prepare(fl_args* A, const fl_arr* dims, const fl_arr* const* arrs, int np_, int rank,
                       const signed char* emb, const signed char* nd, const unsigned char* isz,
                       const unsigned char* out, const signed char* order, const unsigned char* cls) {
   if (!fl_ndarray_type || dims->type != fl_ndarray_type || dims->nd != 1 || dims->dims[0] != rank) return 1;
+  A->rank = rank;
   for (int d = 0; d < rank; d++) A->n[d] = ((const i64*)dims->data)[d];
   for (int p = 0; p < np_; p++) {
     const fl_arr* a = arrs[p];
     if (a->type != fl_ndarray_type || a->nd != nd[p]) return 1;
     if (out[p] && !(a->flags & 0x0400)) return 1;  /* NPY_ARRAY_WRITEABLE */
     const i64 sz = isz[p];
-    if (((i64)(a->data - (char*)0)) % sz) return 1;
+    if ((i64)((unsigned long)a->data % (unsigned long)sz)) return 1;
     A->p[p] = a->data;
     unsigned used = 0;
     for (int d = 0; d < rank; d++) {
@@ -949,9 +940,10 @@ static int fl_prepare(fl_args* A, const fl_arr* dims, const fl_arr* const* arrs,
     for (int ax = 0; ax < a->nd; ax++)
       if (!(used >> ax & 1) && a->dims[ax] != 1) return 1;
   }
-  for (int d = 0; d < rank; d++) if (A->n[d] == 0 && !cls[d]) return -1;  /* nothing to compute */
-  /* collapse: merge loop axis a into the next non-unit axis b of the same class when every array
-     steps through them as one axis */
+  for (int d = 0; d < rank; d++)
+    if (A->n[d] == 0 && !cls[d]) return -1;  /* an empty result: nothing to compute */
+  /* collapse: merge loop axis a into the next non-unit axis b of the same class (outer / reduced) when
+     every array steps through the two as through one */
   int b = -1;
   for (int j = rank - 1; j >= 0; j--) {
     const int a = order[j];
@@ -968,10 +960,9 @@ static int fl_prepare(fl_args* A, const fl_arr* dims, const fl_arr* const* arrs,
     }
     b = a;
   }
-  A->pax = -1;
-  for (int j = 0; j < rank; j++) {
+  A->pax = -1;  /* the parallel axis: the first outer loop axis that is not a unit */
+  for (int j = 0; j < rank && !cls[order[j]]; j++) {
     const int a = order[j];
-    if (cls[a]) break;
     if (A->pax < 0 || (A->n[A->pax] == 1 && A->n[a] > 1)) A->pax = a;
   }
   return 0;
@@ -982,47 +973,41 @@ int omp_get_thread_num(void);
 int omp_get_num_threads(void);
 #endif
 
-static void fl_launch(void (*body)(const fl_args*, i64, i64), const fl_args* A, i64 cost) {
+static int fl_launch(int (*body)(const fl_args*, i64, i64), const fl_args* A, i64 cost) {
   const i64 n = A->pax >= 0 ? A->n[A->pax] : 1;
 #ifdef _OPENMP
   i64 work = cost;
-  for (int d = 0; d < FL_MAXR; d++) if (d < 8 && A->n[d] > 0) {}
-  work = cost;
-  {
-    i64 total = 1;
-    for (int d = 0; d < FL_MAXR; d++) total *= (d < FL_MAXR && A->n[d] > 0) ? A->n[d] : 1;
-    work *= total;
-  }
+  for (int d = 0; d < A->rank; d++) work *= A->n[d];
   int T = fl_threads;
   if (T > 1 && n > 1 && work >= fl_par_min) {
+    int failed = 0;
     if (T > n) T = (int)n;
     #pragma omp parallel num_threads(T)
     {
       const i64 t = omp_get_thread_num(), m = omp_get_num_threads();
-      body(A, n * t / m, n * (t + 1) / m);
+      if (body(A, n * t / m, n * (t + 1) / m)) failed = 1;
     }
-    return;
+    return failed ? 2 : 0;
   }
 #else
   (void)cost;
 #endif
-  body(A, 0, n);
+  return body(A, 0, n) ? 2 : 0;
 }
 """
 
 
 def render_c(kernels: list[Kernel]) -> str:
-    """One C translation unit holding ``kernels`` (deterministic for the same kernels)."""
+    """One C translation unit holding ``kernels`` (the same kernels always give the same text)."""
     e = Emitter(C)
-    r = CRenderer()
-    bodies = [r.kernel(k, e) for k in kernels]
+    bodies = [CRenderer().kernel(k, e) for k in kernels]
     header = f"/* functorch_lite fused kernels ({FORMAT_VERSION}); generated, do not edit */\n"
     summary = "".join(f"/* {k.name}: {k.summary()} */\n" for k in kernels)
     return header + summary + e.prelude() + C_RUNTIME + "\n" + "\n".join(bodies)
 
 
 # ---------------------------------------------------------------------------------------------------
-# CUDA (RawKernel): flat grid-stride loop over the outer points; reductions loop serially per point
+# CUDA (RawKernel): a grid-stride loop over the outer points; reductions loop serially per point
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -1035,93 +1020,72 @@ def cuda_signature(k: Kernel) -> list[tuple[str, str]]:
 
 
 class CudaRenderer:
-    """``extern "C" __global__`` kernels: one thread per outer point, grid-stride over all of them."""
+    """``extern "C" __global__`` kernels: one thread per outer point, grid-stride over all of them, the
+    outer index unravelled with one div/mod per dimension (CuPy's scheme)."""
 
     dialect = CUDA
 
     def kernel(self, k: Kernel, e: Emitter) -> str:
         b = _Body(k, e)
         params = []
+        r = "" if k.aliased else f" {CUDA.restrict}"
         for kind, name in cuda_signature(k):
             if kind == "array":
                 prm = k.params[int(name[1:])]
                 cst = "" if prm.is_output else "const "
-                r = "" if k.aliased else f" {CUDA.restrict}"
                 params.append(f"{cst}{ctype(prm.dtype)}*{r} {name}")
             else:
                 params.append(f"const i64 {name}")
-        outer = k.outer
-        lines = ["const i64 total = " + (" * ".join(f"n{d}" for d in outer) or "1") + ";"]
+        lines = ["const i64 total = " + (" * ".join(f"n{d}" for d in k.outer) or "1") + ";"]
         lines.append("for (i64 f = (i64)blockIdx.x * blockDim.x + threadIdx.x; f < total;")
         lines.append("     f += (i64)blockDim.x * gridDim.x) {")
         body = ["i64 rest = f;"]
-        for d in reversed(outer):
+        for d in reversed(k.outer):
             body.append(f"const i64 i{d} = rest % n{d}; rest /= n{d};")
         body.append("(void)rest;")
         body.extend(self._point(k, b))
-        lines.extend(_indent_list(body))
+        lines.extend(_ind(body))
         lines.append("}")
         return f'extern "C" __global__ void {k.name}({", ".join(params)}) {{\n' + _indent(lines, 1) + "}\n"
 
+    @staticmethod
+    def _loops(k: Kernel, body: list[str]) -> list[str]:
+        for d in reversed(k.inner):
+            body = [f"for (i64 i{d} = 0; i{d} < n{d}; i{d}++) {{", *_ind(body), "}"]
+        return body
+
     def _point(self, k: Kernel, b: _Body) -> list[str]:
         lines: list[str] = []
-        done: set[int] = set()
-        inner_vals = {v for v in b.ops if k.is_inner(v)}
-        inner = tuple(k.inner)
-
-        def load_at(axes: tuple[int, ...]) -> Callable[[int], str]:
-            return lambda p: f"p{p}[{_offset(k, p, axes)}]"
-
-        def emit(roots: list[int], axes: tuple[int, ...], stop: set[int], out: list[str]) -> None:
-            for v in b.cone(roots, stop):
-                if v in stop or v in done_local:
-                    continue
-                b.stmt(b.ops[v], load_at(axes), out)
-                done_local.add(v)
-
-        def loops(body: list[str]) -> list[str]:
-            for d in reversed(inner):
-                body = [f"for (i64 i{d} = 0; i{d} < n{d}; i{d}++) {{", *_indent_list(body), "}"]
-            return body
-
-        for red in b.reds + [None]:
-            roots = [red.out] if red is not None else [v for _, v in k.stores if not k.is_inner(v)]
-            for v in b.cone(roots, set(done) | inner_vals):
-                if v in done or k.is_inner(v):
-                    continue
-                op = b.ops[v]
-                if op.op in REDUCTIONS:
-                    t = ctype(op.dtype)
-                    ident = const(reduction_identity(op.op, op.dtype), op.dtype, CUDA)
-                    inner_lines: list[str] = []
-                    done_local: set[int] = set()
-                    emit([op.args[0]], k.outer + inner, set(done), inner_lines)
-                    inner_lines.append(f"acc = {b.combine(op, 'acc', f't{op.args[0]}')};")
-                    lines.extend([f"{t} t{op.out};", "{", f"  {t} acc = {ident};"])
-                    lines.extend(_indent_list(loops(inner_lines)))
-                    lines.extend([f"  t{op.out} = acc;", "}"])
-                else:
-                    b.stmt(op, load_at(k.outer), lines)
-                done.add(v)
-        final = [(p, v) for p, v in k.stores if k.is_inner(v)]
+        every = k.outer + tuple(k.inner)
+        inner_load = lambda p: f"p{p}[{_offset(k, p, every)}]"  # noqa: E731
+        for v in b.schedule():
+            op = b.ops[v]
+            if op.op in REDUCTIONS:
+                t = ctype(op.dtype)
+                ident = const(reduction_identity(op.op, op.dtype), op.dtype, CUDA)
+                inner: list[str] = []
+                for w in b.inner_cone([op.args[0]]):
+                    b.stmt(b.ops[w], inner_load, inner)
+                inner.append(f"acc = {b.combine(op, 'acc', f't{op.args[0]}')};")
+                lines += [f"{t} t{op.out};", "{", f"  {t} acc = {ident};", *_ind(self._loops(k, inner))]
+                lines += [f"  t{op.out} = acc;", "}"]
+            else:
+                b.stmt(op, lambda p: f"p{p}[{_offset(k, p, k.outer)}]", lines)
+        final = b.final_stores()
         if final:
-            done_local = set()
-            inner_lines = []
-            emit([v for _, v in final], k.outer + inner, set(done), inner_lines)
-            for p, v in final:
-                inner_lines.append(f"p{p}[{_offset(k, p, k.outer + inner)}] = t{v};")
-            lines.extend(loops(inner_lines))
-        for p, v in k.stores:
-            if not k.is_inner(v):
-                lines.append(f"p{p}[{_offset(k, p, k.outer)}] = t{v};")
+            inner = []
+            for w in b.inner_cone([v for _, v in final]):
+                b.stmt(b.ops[w], inner_load, inner)
+            inner += [f"p{p}[{_offset(k, p, every)}] = t{v};" for p, v in final]
+            lines.extend(self._loops(k, inner))
+        lines += [f"p{p}[{_offset(k, p, k.outer)}] = t{v};" for p, v in b.outer_stores()]
         return lines
 
 
 def render_cuda(kernels: list[Kernel]) -> str:
-    """One CUDA source holding ``kernels`` as ``extern "C" __global__`` functions (for CuPy's RawModule)."""
+    """One CUDA source holding ``kernels`` as ``extern "C" __global__`` functions (CuPy ``RawModule``)."""
     e = Emitter(CUDA)
-    r = CudaRenderer()
-    bodies = [r.kernel(k, e) for k in kernels]
+    bodies = [CudaRenderer().kernel(k, e) for k in kernels]
     header = f"/* functorch_lite fused kernels ({FORMAT_VERSION}, CUDA); generated, do not edit */\n"
     return header + e.prelude() + "\n" + "\n".join(bodies)
 
@@ -1146,7 +1110,7 @@ class CupyElementwise:
 
 @dataclass(frozen=True)
 class CupyReduction:
-    """Arguments of ``cupy.ReductionKernel``; ``axis`` are the kernel's inner axes."""
+    """Arguments of ``cupy.ReductionKernel(...)``; ``axis`` are the kernel's inner axes."""
 
     in_params: str
     out_params: str
@@ -1161,69 +1125,66 @@ class CupyReduction:
 
 
 def _params_decl(k: Kernel, outputs: bool) -> str:
-    return ", ".join(
-        f"{CUPY_TYPE[np.dtype(prm.dtype)]} {prm.name}" for prm in k.params if prm.is_output == outputs
-    )
+    return ", ".join(f"{CUPY_TYPE[np.dtype(p.dtype)]} {p.name}" for p in k.params if p.is_output == outputs)
+
+
+def _by_name(k: Kernel) -> Callable[[int], str]:
+    return lambda p: f"(({ctype(k.params[p].dtype)}){k.params[p].name})"
 
 
 def cupy_elementwise(k: Kernel) -> CupyElementwise:
-    """The ElementwiseKernel for a kernel without reductions; inputs are passed as views of the kernel's
-    iteration space (broadcast / transposed with strides, never copied), so the body reads them by name."""
-    assert not k.inner
+    """The ElementwiseKernel of a kernel without reductions. Its inputs are passed as views of the
+    kernel's iteration space (broadcast or transposed through strides, never copied), so the body reads
+    each one by name."""
+    if k.inner:
+        raise ValueError(f"{k.name} has reductions: use cupy_reduction or the RawKernel")
     e = Emitter(CUDA)
     b = _Body(k, e)
     lines: list[str] = []
     for op in k.ops:
-        b.stmt(op, lambda p: f"(({ctype(k.params[p].dtype)}){k.params[p].name})", lines)
-    for p, v in k.stores:
-        lines.append(f"{k.params[p].name} = t{v};")
+        b.stmt(op, _by_name(k), lines)
+    lines += [f"{k.params[p].name} = t{v};" for p, v in k.stores]
     return CupyElementwise(_params_decl(k, False), _params_decl(k, True), "\n".join(lines), k.name, e.prelude())
 
 
 def cupy_reduction(k: Kernel) -> CupyReduction | None:
-    """The ReductionKernel for a kernel with one reduction whose outputs depend on the reduced value and
-    constants only; None otherwise (a RawKernel is used then)."""
+    """The ReductionKernel of a kernel with one reduction whose outputs depend only on the reduced value
+    and constants (the pre-map and each post-map become ``__device__`` functions in the preamble, as
+    ``cupy.fuse`` does); None for other kernels (they run as RawKernels)."""
     reds = k.reductions()
-    if len(reds) != 1:
+    if len(reds) != 1 or not k.stores:
         return None
     red = reds[0]
     e = Emitter(CUDA)
     b = _Body(k, e)
-    after = b.cone([v for _, v in k.stores], {red.out})
-    for v in after:
-        op = b.ops[v]
-        if v != red.out and (op.op == "load" or k.is_inner(v)):
+    for v in b.cone([v for _, v in k.stores], {red.out}):
+        if v != red.out and (b.ops[v].op in ("load", "iota") or k.is_inner(v)):
             return None
     t = ctype(red.dtype)
-    pre = b.cone([red.args[0]], set())
-    ins = [prm for prm in k.params if not prm.is_output]
-    sig = ", ".join(f"const {ctype(prm.dtype)} {prm.name}" for prm in ins)
+    ins = [p for p in k.params if not p.is_output]
     lines: list[str] = []
-    for v in pre:
-        b.stmt(b.ops[v], lambda p: f"{k.params[p].name}", lines)
-    pre_fn = f"{CUDA.inline} {t} {k.name}_map({sig}) {{\n" + _indent(lines, 1) + f"  return t{red.args[0]};\n}}\n"
+    for v in b.cone([red.args[0]], set()):
+        b.stmt(b.ops[v], _by_name(k), lines)
+    sig = ", ".join(f"const {ctype(p.dtype)} {p.name}" for p in ins)
+    pre = f"{CUDA.inline} {t} {k.name}_map({sig}) {{\n" + _indent(lines, 1) + f"  return t{red.args[0]};\n}}\n"
     posts = []
     for p, v in k.stores:
-        out_t = ctype(k.params[p].dtype)
         lines = []
         for w in b.cone([v], {red.out}):
             if w != red.out:
-                b.stmt(b.ops[w], lambda q: "", lines)
-        fn = f"{CUDA.inline} {out_t} {k.name}_post{p}(const {t} t{red.out}) {{\n" + _indent(lines, 1)
-        posts.append(fn + f"  return t{v};\n}}\n")
-    e.lines = []
+                b.stmt(b.ops[w], _by_name(k), lines)
+        head = f"{CUDA.inline} {ctype(k.params[p].dtype)} {k.name}_post{p}(const {t} t{red.out}) {{\n"
+        posts.append(head + _indent(lines, 1) + f"  return t{v};\n}}\n")
     reduce_expr = b.combine(red, "a", "b")
-    preamble = e.prelude() + pre_fn + "".join(posts)
-    post = " ".join(f"{k.params[p].name} = {k.name}_post{p}(a);" for p, _ in k.stores)
     return CupyReduction(
         in_params=_params_decl(k, False),
         out_params=_params_decl(k, True),
-        map_expr=f"{k.name}_map({', '.join(prm.name for prm in ins)})",
+        map_expr=f"{k.name}_map({', '.join(p.name for p in ins)})",
         reduce_expr=reduce_expr,
-        post_map_expr=post,
+        post_map_expr=" ".join(f"{k.params[p].name} = {k.name}_post{p}(a);" for p, _ in k.stores),
         identity=const(reduction_identity(red.op, red.dtype), red.dtype, CUDA),
         name=k.name,
         reduce_type=t,
-        preamble=preamble,
+        preamble=e.prelude() + pre + "".join(posts),
         axis=tuple(k.inner),
     )

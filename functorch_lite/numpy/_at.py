@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..core.array import Array
-from ..core.trace import Tracer
+from ..core.trace import Tracer, _context
 from ..primitives import indexing as ix
 from ..primitives import shape as sh
 from ._convert import asarray, convert
@@ -119,6 +119,12 @@ def _index_array(value: Any, size: int, wrap: bool) -> Any:
     values counted from the end when ``wrap``."""
     if not isinstance(value, Tracer):
         v = np.asarray(value)
+        if v.dtype == _INDEX:  # the common case: no saturation needed
+            if wrap:
+                negative = v < 0
+                if negative.any():
+                    v = np.where(negative, v + np.int32(size), v)
+            return v
         if v.dtype == np.uint64:
             v = np.minimum(v, np.uint64(_INDEX_MAX))
         v = v.astype(np.int64)
@@ -267,6 +273,8 @@ def _stack(components: list, batch_shape: tuple[int, ...]) -> Any:
     if not components:
         return Array(np.zeros(batch_shape + (0,), _INDEX), False)
     if not any(isinstance(c, Tracer) for c in components):
+        if len(components) == 1 and np.shape(components[0]) == batch_shape:
+            return Array(np.asarray(components[0], _INDEX)[..., None], False)
         return Array(np.stack([np.broadcast_to(c, batch_shape) for c in components], axis=-1), False)
     from ._shape import broadcast_to, stack
 
@@ -290,6 +298,61 @@ def _gather_mode(mode: Any) -> ix.GatherScatterMode:
     return ix.GatherScatterMode.CLIP if mode is None else ix.GatherScatterMode.from_any(mode)
 
 
+_EAGER_UPDATES = {
+    "scatter": None,
+    "scatter-add": np.add,
+    "scatter-mul": np.multiply,
+    "scatter-min": np.minimum,
+    "scatter-max": np.maximum,
+}
+
+
+def _eager_basic_update(prim: Any, x: Array, index: Any, values: Any) -> Any:
+    """The direct NumPy update for an eager Array, in-bounds integer/slice indices and a Python scalar or
+    same-dtype Array update (basic indices never repeat, so NumPy's in-place ops agree with the scatter);
+    None when the general path is needed."""
+    value = x._value
+    if not isinstance(value, np.ndarray):
+        return None
+    items = index if type(index) is tuple else (index,)
+    if len(items) > value.ndim:
+        return None
+    for dim, item in enumerate(items):
+        t = type(item)
+        if t is int:
+            if not -value.shape[dim] <= item < value.shape[dim]:
+                return None
+        elif t is not slice:
+            return None
+    t = type(values)
+    if t is Array:
+        if values._value.dtype != value.dtype:
+            return None
+        update = values._value
+    elif (t is float and value.dtype.kind in "fc") or (t is int and value.dtype.kind in "iufc"):
+        try:
+            update = np.asarray(values, dtype=value.dtype)
+        except OverflowError:
+            return None
+    else:
+        return None
+    out = value.copy()
+    target = out[items]
+    if np.ndim(update) > np.ndim(target):
+        return None
+    combine = _EAGER_UPDATES[prim.name]
+    with np.errstate(all="ignore"):
+        if isinstance(target, np.ndarray):
+            update = np.broadcast_to(update, target.shape)  # raises ValueError when they do not broadcast
+            if combine is None:
+                out[items] = update
+            else:
+                combine(target, update, out=target)  # target is a view into out
+        else:  # a single element
+            out[items] = update if combine is None else combine(target, update)
+    return Array(out, x._weak)
+
+
 def _scatter(
     prim: Any,
     x: Any,
@@ -302,6 +365,10 @@ def _scatter(
 ) -> Any:
     from ._shape import broadcast_to, transpose
 
+    if type(x) is Array and _context.trace is None and wrap:
+        out = _eager_basic_update(prim, x, index, values)
+        if out is not None:
+            return out
     x = asarray(x)
     plan = _plan(tuple(x.shape), index, wrap)
     v = asarray(values)

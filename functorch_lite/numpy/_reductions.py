@@ -103,6 +103,13 @@ def _reduce(
     return _keep(result, axes, a.ndim, keepdims)
 
 
+def _divide(x: Any, y: Any) -> Any:
+    """``true_divide`` without NumPy's divide-by-zero warnings: an empty or all-NaN slice gives NaN/inf
+    silently, as in jax.numpy."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return true_divide(x, y)
+
+
 def sum(
     a: Any,
     axis: Axis = None,
@@ -258,10 +265,10 @@ def mean(
     a = convert(a, out_dtype, a.weak_type)
     axes = _axes(axis, a.ndim, "mean")
     if where is None:
-        return true_divide(sum(a, axes, keepdims=keepdims), float(_count(axes, a.shape)))
+        return _divide(sum(a, axes, keepdims=keepdims), float(_count(axes, a.shape)))
     mask = _mask(where, tuple(a.shape))
     total = sum(a, axes, keepdims=keepdims, where=mask)
-    return true_divide(total, sum(mask, axes, dtype=out_dtype, keepdims=keepdims))
+    return _divide(total, sum(mask, axes, dtype=out_dtype, keepdims=keepdims))
 
 
 _mean = mean  # var/std/nanvar take a ``mean=`` argument that shadows the function
@@ -314,13 +321,13 @@ def var(
     squares = _squared_deviation(a, centre)
     if where is None:
         divisor: Any = float(builtins.max(_count(axes, a.shape) - ddof, 0))
-        return true_divide(sum(squares, axes, keepdims=keepdims), divisor)
+        return _divide(sum(squares, axes, keepdims=keepdims), divisor)
     from ._math import maximum
 
     mask = _mask(where, tuple(a.shape))
     count = sum(mask, axes, dtype=squares.dtype, keepdims=keepdims)
     divisor = maximum(subtract(count, ddof), 0)
-    return true_divide(sum(squares, axes, keepdims=keepdims, where=mask), divisor)
+    return _divide(sum(squares, axes, keepdims=keepdims, where=mask), divisor)
 
 
 def std(
@@ -393,7 +400,7 @@ def average(
             weights = broadcast_to(weights, (1,) * (a.ndim - 1) + tuple(weights.shape))
             weights = moveaxis(weights, -1, axis)
         total = sum(weights, axis, keepdims=keepdims)
-        avg = true_divide(sum(multiply(a, weights), axis, keepdims=keepdims), total)
+        avg = _divide(sum(multiply(a, weights), axis, keepdims=keepdims), total)
     if not returned:
         return avg
     if tuple(total.shape) != tuple(avg.shape):
@@ -504,7 +511,7 @@ def nanmean(
     a = convert(a, _inexact_dtype(a, dtype), a.weak_type)
     axes = _axes(axis, a.ndim, "nanmean")
     total = sum(_nan_to(a, 0), axes, keepdims=keepdims, where=where)
-    return true_divide(total, _nan_count(a, axes, _real_dtype(total.dtype), keepdims, where))
+    return _divide(total, _nan_count(a, axes, _real_dtype(total.dtype), keepdims, where))
 
 
 def nanvar(
@@ -537,7 +544,7 @@ def nanvar(
     from ._math import greater
     from ._math import where as select
 
-    return select(greater(divisor, 0), true_divide(total, divisor), _const(np.nan, total.dtype))
+    return select(greater(divisor, 0), _divide(total, divisor), _const(np.nan, total.dtype))
 
 
 def nanstd(
@@ -670,6 +677,8 @@ def _quantile(a: Any, q: Any, axis: Axis, method: str, keepdims: bool, skip_nans
         low, high = floor(pos), ceil(pos)
         high_weight = subtract(pos, low)
         index_dtype = dtypes.default_int()
+        if low.dtype.itemsize < 4:  # float16 positions: widen before the integer cast
+            low, high = convert(low, np.dtype(np.float32)), convert(high, np.dtype(np.float32))
         v_low = _take_along_last(ordered, convert(low, index_dtype))
         v_high = _take_along_last(ordered, convert(high, index_dtype))
         if method == "linear":
@@ -734,7 +743,7 @@ def percentile(
 ) -> Any:
     """The ``q``-th percentile(s), ``q`` in [0, 100]. Example: ``fnp.percentile(fnp.arange(5.0), 50)`` is ``2.``."""
     _check_out(out, "percentile")
-    return _quantile(a, true_divide(q, 100.0), axis, method, keepdims, False, "percentile")
+    return _quantile(a, _divide(q, 100.0), axis, method, keepdims, False, "percentile")
 
 
 def nanpercentile(
@@ -748,7 +757,7 @@ def nanpercentile(
 ) -> Any:
     """Like ``percentile`` ignoring NaNs. Example: ``fnp.nanpercentile(x, 90)``."""
     _check_out(out, "nanpercentile")
-    return _quantile(a, true_divide(q, 100.0), axis, method, keepdims, True, "nanpercentile")
+    return _quantile(a, _divide(q, 100.0), axis, method, keepdims, True, "nanpercentile")
 
 
 def median(

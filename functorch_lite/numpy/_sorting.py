@@ -308,12 +308,14 @@ def digitize(x: Any, bins: Any, right: bool = False, *, method: str = "scan") ->
 def _unravel(flat: Any, shape: tuple[int, ...]) -> list:
     from ._math import floor_divide, remainder
 
+    if 0 in shape:  # an empty array has no nonzero elements: every output entry is a fill value
+        return [flat] * len(shape)
     coords = []
     stride = int(np.prod(shape, dtype=np.int64))
     for size in shape:
         stride //= size
         c = floor_divide(flat, stride) if stride != 1 else flat
-        coords.append(remainder(c, size) if size else c)
+        coords.append(remainder(c, size))
     return coords
 
 

@@ -8,10 +8,11 @@ leading operands, as JAX does) and every rule transforms those jaxprs, never the
   so one iteration is one call of straight-line generated code. Inside ``jit`` the executor runs these
   impl-less primitives through the same eager path.
 - **JVP** differentiates the bodies (``_jvp_jaxpr``); loops iterate to a fixpoint over which carries have
-  non-zero tangents. Under reverse mode (a ``LinearTangentTrace`` is current) the JVP is split by
-  ``_partial_eval_jvp`` into a known part, run on the primals and producing residuals (stacked along the
-  scan axis for ``scan``; loop-invariant ones passed once as consts), and a linear part staged into the
-  tangent trace. The transpose of a linear ``cond`` transposes each branch; that of a linear ``scan`` is a
+  non-zero tangents. Under reverse mode (a ``LinearTangentTrace`` is current) each body is linearized
+  once by ``_linearize_jaxpr`` (the body runs under a JVP trace whose tangent operations are staged into
+  a ``LinearTangentTrace``, so nested control flow splits itself) into a known part, run on the primals and
+  producing residuals (stacked along the scan axis for ``scan``; loop-invariant ones passed once as
+  consts), and a linear part staged into the tangent trace. The transpose of a linear ``cond`` transposes each branch; that of a linear ``scan`` is a
   reverse scan carrying the cotangents. ``while`` has no reverse mode (an unbounded loop cannot store its
   residuals): it raises with the fix.
 - **batching**: a batched predicate turns ``cond`` into a ``select_n`` of every branch's output and makes
@@ -337,41 +338,75 @@ def _batch_jaxpr(
     return _cached(closed, ("cf_batch", axis_size, in_batched, force_out), build)
 
 
-def _partial_eval_jvp(
-    closed: ClosedJaxpr, n_known_in: int, n_primal_out: int
-) -> tuple[ClosedJaxpr, ClosedJaxpr, list[Var], list[Any]]:
-    """Split a JVP jaxpr (known inputs first, then tangents; primal outputs first, then tangents) into
-    ``known``: known inputs -> (primal outputs, residuals), and ``linear``: (residuals, tangents) -> tangent
-    outputs. Returns both, the residual variables (in ``closed``'s namespace: some may be known inputs) and
-    the known equations (for callers that classify residuals)."""
-    j = closed.jaxpr
-    unknown: set[Var] = set(j.invars[n_known_in:])
-    known_eqns, unknown_eqns = [], []
-    for eqn in j.eqns:
-        if any(type(v) is Var and v in unknown for v in eqn.invars):
-            unknown.update(eqn.outvars)
-            unknown_eqns.append(eqn)
-        else:
-            known_eqns.append(eqn)
-    residuals: list[Var] = []
-    seen: set[Var] = set()
+def _linearize_jaxpr(
+    closed: ClosedJaxpr, nonzero: tuple[bool, ...], instantiate_out: tuple[bool, ...]
+) -> dict:
+    """Reverse mode's split of a const-free ``closed``, done the way ``linearize`` does it: the body runs under
+    a JVP trace whose rules stage tangent operations into a ``LinearTangentTrace`` and everything else into an
+    enclosing staging trace. Nested control flow and jit calls split themselves the same way.
 
-    def add(v: Any) -> None:
-        if type(v) is Var and v not in unknown and v not in seen:
-            seen.add(v)
-            residuals.append(v)
+    Returns ``known``: (known consts, primals) -> (primal outputs, residuals), and ``linear``: (linear consts,
+    residuals, tangents of the ``nonzero`` inputs) -> tangents of the non-zero outputs (``out_nz``; the
+    ``instantiate_out`` ones always), with the consts of both and the number of residuals."""
 
-    for eqn in unknown_eqns:
-        for v in eqn.invars:
-            add(v)
-    primal_outs, tangent_outs = j.outvars[:n_primal_out], j.outvars[n_primal_out:]
-    if any(type(v) is Var and v in unknown for v in primal_outs):
-        raise TypeError("internal error: a primal output of a JVP jaxpr depends on a tangent")
-    for v in tangent_outs:  # a tangent output computed from primals only (an instantiated zero)
-        add(v)
-    known = Jaxpr([], j.invars[:n_known_in], known_eqns, list(primal_outs) + residuals)
-    linear = Jaxpr([], residuals + j.invars[n_known_in:], unknown_eqns, list(tangent_outs))
-    return ClosedJaxpr(dce_jaxpr(known), []), ClosedJaxpr(dce_jaxpr(linear), []), residuals, known_eqns
+    def build() -> dict:
+        box: dict = {}
+
+        def known_fun(*primals: Any) -> list:
+            parent = _context.trace
+            tangent_trace = LinearTangentTrace(parent, known_fun)
+            trace = JVPTrace(parent, tangent_trace, known_fun)
+            tracers = [
+                JVPTracer(trace, p, tangent_trace.new_arg(tangent_aval(aval_of(p)))) if nz else p
+                for p, nz in zip(primals, nonzero)
+            ]
+            _context.trace = trace
+            try:
+                outs = eval_jaxpr(closed.jaxpr, [], *tracers)
+            finally:
+                _context.trace = parent
+                trace.alive = False
+            primal_outs, tangent_outs, out_nz = [], [], []
+            for o, inst in zip(outs, instantiate_out):
+                if type(o) is JVPTracer and o._trace is trace:
+                    p, t = o.primal, o.tangent
+                else:
+                    p, t = o, None
+                aval = aval_of(p)
+                if not dtypes.is_inexact(aval.dtype) or (t is not None and not _nonzero(t)):
+                    t = None
+                if t is None and inst and dtypes.is_inexact(aval.dtype):
+                    with set_current_trace(None):
+                        t = zeros_like_aval(tangent_aval(aval))
+                primal_outs.append(p)
+                out_nz.append(t is not None)
+                if t is not None:
+                    tangent_outs.append(t)
+            try:
+                lin = tangent_trace.to_jaxpr(tangent_outs)
+            finally:
+                tangent_trace.alive = False
+            # The linear jaxpr's constants that are values of the known computation are the residuals.
+            res_idx = [i for i, c in enumerate(lin.consts) if isinstance(c, Tracer) and c._trace is parent]
+            box.update(lin=lin, res_idx=res_idx, out_nz=tuple(out_nz))
+            return primal_outs + [lin.consts[i] for i in res_idx]
+
+        known, known_consts = _trace_internal(known_fun, closed.in_avals)
+        lin, res_idx = box["lin"], box["res_idx"]
+        lj = lin.jaxpr
+        res_set = set(res_idx)
+        const_idx = [i for i in range(len(lin.consts)) if i not in res_set]
+        invars = [lj.constvars[i] for i in const_idx] + [lj.constvars[i] for i in res_idx] + lj.invars
+        return {
+            "known": known,
+            "known_consts": known_consts,
+            "linear": ClosedJaxpr(Jaxpr([], invars, lj.eqns, lj.outvars), []),
+            "linear_consts": [as_operand(lin.consts[i]) for i in const_idx],
+            "n_res": len(res_idx),
+            "out_nz": box["out_nz"],
+        }
+
+    return _cached(closed, ("cf_linearize", nonzero, instantiate_out), build)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -519,32 +554,40 @@ def _cond_jvp_branches(branches: tuple, nonzero: tuple[bool, ...]) -> tuple[list
 
 
 def _cond_linearize(branches: tuple, nonzero: tuple[bool, ...]) -> tuple:
-    """Known and linear branches of a cond's JVP (residuals merged into shared slots by type)."""
+    """Known and linear branches of a cond under reverse mode. Known branch k: (known consts of every
+    branch, operands) -> (outputs, residual slots); linear branch k: (linear consts of every branch, residual
+    slots, tangents) -> tangents. Residuals share slots by type across branches (JAX's
+    ``_merge_branch_residuals``); a branch fills the slots it does not use with zeros."""
 
     def build() -> tuple:
-        jvps, consts, out_nz = _cond_jvp_branches(branches, nonzero)
         n_out = len(branches[0].out_avals)
-        n_known = len(consts) + len(branches[0].in_avals)
-        parts = [_partial_eval_jvp(j, n_known, n_out) for j in jvps]
-        # Merge residuals: a slot per type, reused across branches (JAX's _merge_branch_residuals).
+        first = [_linearize_jaxpr(b, nonzero, (False,) * n_out) for b in branches]
+        out_nz = tuple(builtins.any(r["out_nz"][k] for r in first) for k in range(n_out))
+        parts = [r if r["out_nz"] == out_nz else _linearize_jaxpr(b, nonzero, out_nz) for r, b in
+                 zip(first, branches)]  # fmt: skip
+        knowns = _join_consts([r["known"] for r in parts], [len(r["known_consts"]) for r in parts])
+        linears = _join_consts([r["linear"] for r in parts], [len(r["linear_consts"]) for r in parts])
+        known_consts = [c for r in parts for c in r["known_consts"]]
+        linear_consts = [c for r in parts for c in r["linear_consts"]]
+        n_lc = len(linear_consts)
         slot_avals: list[ShapedArray] = []
         assignment: list[list[int]] = []
-        for _, _, residuals, _ in parts:
+        for known in knowns:
             used: set[int] = set()
             mine = []
-            for r in residuals:
-                key = (r.aval.shape, r.aval.dtype)
+            for r in known.out_avals[n_out:]:
+                key = (r.shape, r.dtype)
                 s = next(
                     (s for s, a in enumerate(slot_avals) if (a.shape, a.dtype) == key and s not in used), None
                 )
                 if s is None:
                     s = len(slot_avals)
-                    slot_avals.append(ShapedArray(r.aval.shape, r.aval.dtype, False))
+                    slot_avals.append(ShapedArray(r.shape, r.dtype, False))
                 used.add(s)
                 mine.append(s)
             assignment.append(mine)
         known_branches, linear_branches = [], []
-        for (known, linear, residuals, _), slots in zip(parts, assignment):
+        for known, linear, part, slots in zip(knowns, linears, parts, assignment):
 
             def merged(*args: Any, known: ClosedJaxpr = known, slots: list = slots) -> list:
                 outs = eval_jaxpr(known.jaxpr, [], *args)
@@ -560,12 +603,14 @@ def _cond_linearize(branches: tuple, nonzero: tuple[bool, ...]) -> tuple:
                 raise TypeError("internal error: residual merging introduced constants")
             known_branches.append(merged_jaxpr)
             lin = linear.jaxpr
-            n_res = len(residuals)
-            by_slot = dict(zip(slots, lin.invars[:n_res]))
-            invars = [by_slot[s] if s in by_slot else Var(a) for s, a in enumerate(slot_avals)]
-            invars += lin.invars[n_res:]
+            n_res = part["n_res"]
+            by_slot = dict(zip(slots, lin.invars[n_lc : n_lc + n_res]))
+            invars = lin.invars[:n_lc] + [
+                by_slot[s] if s in by_slot else Var(a) for s, a in enumerate(slot_avals)
+            ]
+            invars += lin.invars[n_lc + n_res :]
             linear_branches.append(ClosedJaxpr(Jaxpr([], invars, lin.eqns, lin.outvars), []))
-        return tuple(known_branches), tuple(linear_branches), consts, out_nz, len(slot_avals)
+        return tuple(known_branches), known_consts, tuple(linear_branches), linear_consts, out_nz
 
     return _cached(branches[0], ("cond_linearize", branches, nonzero), build)
 
@@ -580,10 +625,10 @@ def _cond_jvp(primals: list, tangents: list, *, branches: tuple) -> tuple[list, 
     nz_tangents = [t for t, nz in zip(ts, nonzero) if nz]
     n_out = len(out_avals)
     if isinstance(_context.trace, LinearTangentTrace):
-        known, linear, consts, out_nz, n_slots = _cond_linearize(branches, nonzero)
-        outs = cond_p.bind(index, *consts, *ops, branches=known)
+        known, known_consts, linear, linear_consts, out_nz = _cond_linearize(branches, nonzero)
+        outs = cond_p.bind(index, *known_consts, *ops, branches=known)
         primal_outs, residuals = outs[:n_out], outs[n_out:]
-        tangent_outs = cond_p.bind(index, *residuals, *nz_tangents, branches=linear)
+        tangent_outs = cond_p.bind(index, *linear_consts, *residuals, *nz_tangents, branches=linear)
     else:
         jvps, consts, out_nz = _cached(
             branches[0], ("cond_jvp", branches, nonzero), lambda: _cond_jvp_branches(branches, nonzero)
@@ -1062,71 +1107,72 @@ def _scan_jvp_forward(jaxpr: ClosedJaxpr, nc: int, nk: int, nonzero: tuple[bool,
 
 
 def _scan_linearize(jaxpr: ClosedJaxpr, nc: int, nk: int, nonzero: tuple[bool, ...]) -> dict:
-    """Split the scan's JVP body into a known scan (primal outputs + stacked residuals) and a linear scan.
+    """Split a scan under reverse mode into a known scan (primal outputs + residuals stacked along the scan
+    axis) and a linear scan over the residuals and tangents (JAX's ``_scan_partial_eval``).
 
-    Residuals are classified: a const of the body is passed to the linear scan as a const; a value computed
-    from consts alone is hoisted (computed once, before the loop) and passed as a const; a scanned-over
-    input is passed as the original ``xs``; everything else is stacked by the known scan, one per step."""
+    Residuals are classified: a const of the body goes to the linear scan as a const; a value computed from
+    consts alone is hoisted (computed once, before the loop) and passed as a const; a scanned-over input is
+    passed as the original ``xs``; only the rest is stacked by the known scan, one slice per step."""
 
     def build() -> dict:
-        jvp, jconsts, const_nz, carry_nz, xs_nz, out_nz = _scan_jvp_fixpoint(jaxpr, nc, nk, list(nonzero))
-        nj, nx = len(jconsts), len(xs_nz)
-        n_y = len(out_nz) - nk
-        n_known = nj + nc + nk + nx
-        known, linear, residuals, known_eqns = _partial_eval_jvp(jvp, n_known, nk + n_y)
-        j_in = jvp.jaxpr.invars
-        const_vars = {v: k for k, v in enumerate(j_in[: nj + nc])}
-        xs_vars = {v: k for k, v in enumerate(j_in[nj + nc + nk : n_known])}
+        const_nz, carry_nz, xs_nz = list(nonzero[:nc]), list(nonzero[nc : nc + nk]), list(nonzero[nc + nk :])
+        n_y = len(jaxpr.out_avals) - nk
+        for _ in range(nk + 1):  # fixpoint over the carries with non-zero tangents
+            lin = _linearize_jaxpr(
+                jaxpr, tuple(const_nz + carry_nz + xs_nz), tuple(carry_nz) + (False,) * n_y
+            )
+            grown = [a or b for a, b in zip(carry_nz, lin["out_nz"][:nk])]
+            if grown == carry_nz:
+                break
+            carry_nz = grown
+        known = lin["known"].jaxpr
+        n_kc = len(lin["known_consts"])
+        n_prim = nk + n_y
+        const_vars = {v: k for k, v in enumerate(known.invars[: n_kc + nc])}
+        xs_vars = {v: k for k, v in enumerate(known.invars[n_kc + nc + nk :])}
         invariant: set[Var] = set(const_vars)
         invariant_eqns = []
-        for eqn in known_eqns:
+        for eqn in known.eqns:
             if all(type(v) is not Var or v in invariant for v in eqn.invars):
                 invariant.update(eqn.outvars)
                 invariant_eqns.append(eqn)
-        forwarded, hoisted, xs_forwarded, stacked = [], [], [], []
-        for r in residuals:
-            if r in const_vars:
-                forwarded.append(r)
+        forwarded, hoisted, xs_forwarded, stacked = [], [], [], []  # residual positions by kind
+        for i, r in enumerate(known.outvars[n_prim:]):
+            if type(r) is not Var or r in invariant:
+                (forwarded if type(r) is Var and r in const_vars else hoisted).append(i)
             elif r in xs_vars:
-                xs_forwarded.append(r)
-            elif r in invariant:
-                hoisted.append(r)
+                xs_forwarded.append(i)
             else:
-                stacked.append(r)
-        # The known scan: (jconsts, consts), carry, xs -> carry, ys, stacked residuals.
-        k = known.jaxpr
-        n_prim = nk + n_y
-        by_var = dict(zip(residuals, k.outvars[n_prim:]))
-        known_body = ClosedJaxpr(
-            dce_jaxpr(Jaxpr([], k.invars, k.eqns, k.outvars[:n_prim] + [by_var[r] for r in stacked])), []
-        )
-        hoist = ClosedJaxpr(dce_jaxpr(Jaxpr([], j_in[: nj + nc], invariant_eqns, hoisted)), [])
-        # The linear scan: consts (forwarded, hoisted, const tangents), carry tangents, xs (stacked,
-        # forwarded xs, xs tangents) -> carry tangents, ys tangents.
-        lin = linear.jaxpr
-        n_res = len(residuals)
-        res_var = dict(zip(residuals, lin.invars[:n_res]))
-        t_in = lin.invars[n_res:]
+                stacked.append(i)
+        res = known.outvars[n_prim:]
+        known_body = Jaxpr([], known.invars, known.eqns, known.outvars[:n_prim] + [res[i] for i in stacked])
+        hoist = Jaxpr([], known.invars[: n_kc + nc], invariant_eqns, [res[i] for i in hoisted])
+        # The linear scan: consts (linear consts, forwarded and hoisted residuals, const tangents), carry
+        # tangents, xs (stacked residuals, forwarded xs, xs tangents) -> carry tangents, ys tangents.
+        lj = lin["linear"].jaxpr
+        n_lc = len(lin["linear_consts"])
+        res_vars = lj.invars[n_lc : n_lc + lin["n_res"]]
+        t_in = lj.invars[n_lc + lin["n_res"] :]
         ntc, ntk = sum(const_nz), sum(carry_nz)
         invars = (
-            [res_var[r] for r in forwarded + hoisted]
+            lj.invars[:n_lc]
+            + [res_vars[i] for i in forwarded + hoisted]
             + t_in[:ntc]
             + t_in[ntc : ntc + ntk]
-            + [res_var[r] for r in stacked + xs_forwarded]
+            + [res_vars[i] for i in stacked + xs_forwarded]
             + t_in[ntc + ntk :]
         )
-        linear_body = ClosedJaxpr(Jaxpr([], invars, lin.eqns, lin.outvars), [])
         return {
-            "jconsts": jconsts,
-            "known": known_body,
-            "hoist": hoist,
-            "linear": linear_body,
-            "forwarded": [const_vars[r] for r in forwarded],
-            "xs_forwarded": [xs_vars[r] for r in xs_forwarded],
+            "known": ClosedJaxpr(dce_jaxpr(known_body), []),
+            "known_consts": lin["known_consts"],
+            "hoist": ClosedJaxpr(dce_jaxpr(hoist), []),
+            "linear": ClosedJaxpr(Jaxpr([], invars, lj.eqns, lj.outvars), []),
+            "linear_consts": lin["linear_consts"],
+            "forwarded": [const_vars[res[i]] for i in forwarded],
+            "xs_forwarded": [xs_vars[res[i]] for i in xs_forwarded],
             "n_hoisted": len(hoisted),
-            "n_stacked": len(stacked),
             "carry_nz": tuple(carry_nz),
-            "out_nz": out_nz,
+            "out_nz": lin["out_nz"],
         }
 
     return _cached(jaxpr, ("scan_linearize", nc, nk, nonzero), build)
@@ -1149,17 +1195,15 @@ def _scan_jvp(
     if isinstance(_context.trace, LinearTangentTrace):
         info = _scan_linearize(jaxpr, nc, nk, nonzero)
         carry_nz, out_nz = info["carry_nz"], info["out_nz"]
-        jconsts = info["jconsts"]
-        n_known_consts = len(jconsts) + nc
+        all_consts = [*info["known_consts"], *consts]
         known_outs = scan_p.bind(
-            *jconsts, *consts, *carry, *xs, jaxpr=info["known"], num_consts=n_known_consts, num_carry=nk,
-            linear=(False,) * (n_known_consts + nk + len(xs)), **params,
+            *all_consts, *carry, *xs, jaxpr=info["known"], num_consts=len(all_consts), num_carry=nk,
+            linear=(False,) * (len(all_consts) + nk + len(xs)), **params,
         )  # fmt: skip
         n_prim = len(out_avals)
         primal_outs, stacked = known_outs[:n_prim], known_outs[n_prim:]
-        all_consts = [*jconsts, *consts]
         hoisted = eval_jaxpr(info["hoist"].jaxpr, [], *all_consts) if info["n_hoisted"] else []
-        res_consts = [all_consts[k] for k in info["forwarded"]] + list(hoisted)
+        res_consts = [*info["linear_consts"], *[all_consts[k] for k in info["forwarded"]], *hoisted]
         res_xs = list(stacked) + [xs[k] for k in info["xs_forwarded"]]
         t_carry = _carry_tangents(tangents[nc : nc + nk], carry_nz, out_avals[:nk])
         lin_ops = [*res_consts, *t_consts, *t_carry, *res_xs, *t_xs]

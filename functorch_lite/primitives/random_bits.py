@@ -258,11 +258,10 @@ _GILES_TAIL = (
 def _giles_chunk(x: np.ndarray, out: np.ndarray, w: np.ndarray) -> None:
     """erf_inv of a float32 chunk ``x`` into ``out`` (``w`` is scratch of the same size)."""
     f32 = np.float32
-    np.subtract(f32(1.0), x, out=w)
-    np.add(x, f32(1.0), out=out)
-    np.multiply(w, out, out=w)
-    np.log(w, out=w)
-    np.negative(w, out=w)  # w = -log((1 - x)(1 + x))
+    np.multiply(x, x, out=w)
+    np.negative(w, out=w)
+    np.log1p(w, out=w)
+    np.negative(w, out=w)  # w = -log(1 - x^2), as XLA computes it
     tail = np.flatnonzero(~(w < f32(5.0)))  # rare (|x| > 0.9966), and NaN (|x| > 1)
     wt = np.sqrt(w[tail]) - f32(3.0) if tail.size else None
     np.subtract(w, f32(2.5), out=w)
@@ -299,7 +298,7 @@ def _erf_inv_generic(x: Any) -> Any:
     """Giles's polynomial with whole-array operators and selects (for cupy arrays)."""
     xp = type(x).__module__.split(".")[0]
     mod = __import__(xp)
-    w = -mod.log((1.0 - x) * (1.0 + x))
+    w = -mod.log1p(-x * x)
     central = x.dtype.type(_GILES_CENTRAL[0])
     wc = w - 2.5
     for c in _GILES_CENTRAL[1:]:
@@ -321,11 +320,35 @@ def _erf_inv_fast_aval(x: ShapedArray) -> ShapedArray:
 erf_inv_fast_p = Primitive("erf_inv_fast", _erf_inv_fast_impl, _erf_inv_fast_aval)
 
 
+def _fma64(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """float64 ``x * y + z`` with error-free transformations (Dekker's product, Knuth's sum): the exact
+    result rounded once, except in rare double-rounding ties; non-finite cases use the plain formula."""
+    plain = x * y + z
+    split = 134217729.0  # 2**27 + 1
+    with np.errstate(all="ignore"):
+        p = x * y
+        xs = x * split
+        xh = xs - (xs - x)
+        xl = x - xh
+        ys = y * split
+        yh = ys - (ys - y)
+        yl = y - yh
+        p_err = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+        s = p + z
+        t = s - p
+        s_err = (p - (s - t)) + (z - t)
+        fused = s + (p_err + s_err)
+    return np.where(np.isfinite(fused), fused, plain)
+
+
 def _fma_impl(x: Any, y: Any, z: Any) -> Any:
     dtype = np.result_type(x, y, z)
     if dtype.itemsize < 8:  # float16/32 products are exact in float64: one rounding at the end
         wide = np.float64
         return (np.multiply(x, y, dtype=wide) + np.asarray(z, wide)).astype(dtype)
+    if isinstance(x, (np.ndarray, np.generic)):
+        out = _fma64(*np.broadcast_arrays(np.asarray(x), np.asarray(y), np.asarray(z)))
+        return out[()] if out.ndim == 0 else out
     return x * y + z
 
 
