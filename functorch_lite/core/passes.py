@@ -140,6 +140,7 @@ def simplify(jaxpr: Jaxpr) -> Jaxpr:
     for eqn in jaxpr.eqns:
         invars = [sub(v) for v in eqn.invars]
         eqn = eqn.replace(invars=invars) if invars != eqn.invars else eqn
+        eqn = _fuse_with_producer(eqn, producer)
         replacement = _identity_of(eqn, producer)
         if type(replacement) in (Var, Literal):
             out = eqn.outvars[0]
@@ -150,6 +151,20 @@ def simplify(jaxpr: Jaxpr) -> Jaxpr:
         for v in eqn.outvars:
             producer[v] = eqn
     return dce_jaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, [sub(v) for v in jaxpr.outvars]))
+
+
+def _fuse_with_producer(eqn: Eqn, producer: dict) -> Eqn:
+    """Compose chains of the same layout op: transpose(transpose(x)) and reshape(reshape(x)) become one."""
+    name, x = eqn.primitive.name, eqn.invars[0] if eqn.invars else None
+    if type(x) is not Var or x not in producer or producer[x].primitive.name != name:
+        return eqn
+    inner = producer[x]
+    if name == "transpose":
+        first, second = inner.params["permutation"], eqn.params["permutation"]
+        return eqn.replace(invars=[inner.invars[0]], params={"permutation": tuple(first[p] for p in second)})
+    if name == "reshape" and inner.params.get("dimensions") is None and eqn.params.get("dimensions") is None:
+        return eqn.replace(invars=[inner.invars[0]])
+    return eqn
 
 
 def _identity_of(eqn: Eqn, producer: dict) -> Any:
@@ -166,6 +181,8 @@ def _identity_of(eqn: Eqn, producer: dict) -> Any:
             return ins[0]
         if _literal_equals(ins[0], 0):
             return ins[1]
+    elif name == "integer_pow" and params["y"] == 1:
+        return ins[0]
     elif name == "neg" and type(ins[0]) is Var and ins[0] in producer:
         inner = producer[ins[0]]
         if inner.primitive.name == "neg":

@@ -14,6 +14,7 @@ import numpy as _np
 from ..core.array import Array as ndarray
 from ..core.dtypes import (
     bool_,
+    can_cast,
     complex64,
     complex128,
     float16,

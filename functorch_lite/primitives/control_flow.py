@@ -736,13 +736,14 @@ while_p = Primitive("while", impl=None, abstract_eval=_while_abstract_eval, mult
 
 def _while_eager(*args: Any, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts) -> list:
     cond_run = plan_for(cond_jaxpr).run
-    body_run = plan_for(body_jaxpr).run
     values = [a._value for a in args]
     cc = tuple(values[:cond_nconsts])
     bc = tuple(values[cond_nconsts : cond_nconsts + body_nconsts])
     carry = tuple(values[cond_nconsts + body_nconsts :])
+    body_run, steady = _loop_plans(body_jaxpr, body_nconsts, len(carry))
     while cond_run(*cc, *carry)[0]:
         carry = body_run(*bc, *carry)
+        body_run = steady
     return _wrap(carry, [a._weak for a in args[cond_nconsts + body_nconsts :]])
 
 
@@ -929,10 +930,40 @@ scan_p = Primitive("scan", impl=None, abstract_eval=_scan_abstract_eval, multipl
 param_printers["scan"] = lambda params: {k: v for k, v in params.items() if k != "linear"}
 
 
+def _loop_plans(body: ClosedJaxpr, n_before: int, nk: int) -> tuple[Callable, Callable]:
+    """The compiled plans of a loop body taking ``(consts, carry, ...)``: a plain one for the first iteration
+    and one for the others, with the carried buffers donated wherever the body produces that carry as a fresh
+    buffer (an elementwise result), so e.g. a gradient accumulator is updated in place instead of
+    reallocated at every step. The analysis runs on the plan's own (optimised) jaxpr."""
+
+    def build() -> tuple[Callable, Callable]:
+        plain = plan_for(body)
+        j = plain.jaxpr
+        producer = {v: e for e in j.eqns for v in e.outvars}
+        outs = j.outvars[:nk]
+        fresh = []
+        for v in outs:
+            eqn = producer.get(v) if type(v) is Var else None
+            impl = eqn.primitive.impl if eqn is not None else None
+            fresh.append(
+                isinstance(impl, np.ufunc)
+                and impl.nout == 1
+                and not eqn.params
+                and v.aval.shape != ()
+                and builtins.sum(1 for w in outs if w is v) == 1
+            )
+        if not any(fresh):
+            return plain.run, plain.run
+        donated = (False,) * n_before + tuple(fresh) + (False,) * (len(j.invars) - n_before - nk)
+        return plain.run, plan_for(body, donated).run
+
+    return _cached(body, ("loop_plans", n_before, nk), build)
+
+
 def _scan_eager(*args: Any, jaxpr, length, reverse, num_consts, num_carry, linear, unroll) -> list:
-    run = plan_for(jaxpr).run
-    values = [a._value for a in args]
     nc, nk = num_consts, num_carry
+    run, steady = _loop_plans(jaxpr, nc, nk)
+    values = [a._value for a in args]
     consts = tuple(values[:nc])
     carry = tuple(values[nc : nc + nk])
     xs = values[nc + nk :]
@@ -942,12 +973,15 @@ def _scan_eager(*args: Any, jaxpr, length, reverse, num_consts, num_carry, linea
     if not xs and not ys:
         for _ in steps:
             carry = run(*consts, *carry)
+            run = steady
     elif not ys:
         for i in steps:
             carry = run(*consts, *carry, *[x[i] for x in xs])
+            run = steady
     else:
         for i in steps:
             outs = run(*consts, *carry, *[x[i] for x in xs])
+            run = steady
             carry = outs[:nk]
             for buffer, y in zip(ys, outs[nk:]):
                 buffer[i] = y
