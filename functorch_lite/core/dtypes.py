@@ -140,16 +140,12 @@ def promote_types(a: Any, b: Any) -> np.dtype:
 
 
 def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
-    """Whether ``from_`` converts to ``to`` under NumPy's casting rule ``casting``; "safe" follows JAX's
-    lattice (``to`` is an upper bound of ``from_``).
+    """Whether ``from_`` converts to ``to`` under NumPy's casting rule (jax.numpy uses NumPy's rule too).
 
-    Example: ``can_cast("int8", "float16")`` is True; ``can_cast("float32", "int32")`` is False.
+    Example: ``can_cast("int8", "float16")`` is True; ``can_cast("int32", "float32")`` is False.
     """
-    source = np.dtype(from_.dtype if hasattr(from_, "dtype") else from_)
-    target = np.dtype(to)
-    if casting == "safe":
-        return target in _UPPER[source] if source in _UPPER and target in _UPPER else bool(np.can_cast(source, target))
-    return bool(np.can_cast(source, target, casting=casting))
+    source = from_.dtype if hasattr(from_, "dtype") else from_
+    return bool(np.can_cast(np.dtype(source), np.dtype(to), casting=casting))
 
 
 def result_type_and_weak(*pairs: tuple[np.dtype, bool]) -> tuple[np.dtype, bool]:
