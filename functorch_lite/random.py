@@ -45,9 +45,11 @@ from .core.trace import Tracer
 from .primitives.random_bits import (
     erf_inv_fast_p,
     fma_p,
+    random_bits_p,
+    random_normal_p,
+    random_uniform_p,
     threefry2x32_p,
     threefry_2x32,
-    unit_float,
 )
 
 __all__ = [
@@ -330,7 +332,9 @@ def _hash(raw: Any, shape: tuple[int, ...]) -> tuple[Any, Any]:
     lead = tuple(raw.shape[:-1])
     n = math.prod(shape)
     if n >= 2**32:
-        raise ValueError(f"cannot draw {n} random values at once (at most 2**32 - 1 per call); split the key.")
+        raise ValueError(
+            f"cannot draw {n} random values at once (at most 2**32 - 1 per call); split the key."
+        )
     k0, k1 = _words(raw)
     if lead and shape:
         k0 = lax.reshape(k0, lead + (1,) * len(shape))
@@ -361,15 +365,9 @@ def _index_lead(keys: Any, i: int) -> Any:
 
 
 def _bits_raw(raw: Any, shape: tuple[int, ...], nbits: int) -> Any:
-    w0, w1 = _hash(raw, shape)
-    if nbits == 64:
-        u64 = np.dtype(np.uint64)
-        high = lax.shift_left(lax.convert_element_type(w0, u64), np.uint64(32))
-        return lax.bitwise_or(high, lax.convert_element_type(w1, u64))
-    out = lax.bitwise_xor(w0, w1)
-    if nbits < 32:
-        out = lax.convert_element_type(out, np.dtype(f"uint{nbits}"))
-    return out
+    """Random bits of ``shape`` per raw key ``(*lead, 2)``: shape ``lead + shape``, dtype ``uint{nbits}``."""
+    k0, k1 = _words(raw)
+    return random_bits_p.bind(k0, k1, shape=shape, dtype=np.dtype(f"uint{nbits}"))
 
 
 def split(key: Any, num: int | Sequence[int] = 2) -> Any:
@@ -453,8 +451,11 @@ def _is_python_value(x: Any, value: float) -> bool:
     return type(x) in (int, float) and x == value
 
 
-def _uniform_raw(raw: Any, shape: tuple[int, ...], dtype: np.dtype, minval: Any = 0.0, maxval: Any = 1.0) -> Any:
-    floats = unit_float(_bits_raw(raw, shape, dtype.itemsize * 8), dtype)
+def _uniform_raw(
+    raw: Any, shape: tuple[int, ...], dtype: np.dtype, minval: Any = 0.0, maxval: Any = 1.0
+) -> Any:
+    k0, k1 = _words(raw)
+    floats = random_uniform_p.bind(k0, k1, shape=shape, dtype=dtype)
     if _is_python_value(minval, 0.0) and _is_python_value(maxval, 1.0):
         return floats  # floats * 1 + 0 (and the max with 0) change nothing
     lo = fnp.broadcast_to(_as_dtype(minval, dtype), floats.shape)
@@ -463,7 +464,9 @@ def _uniform_raw(raw: Any, shape: tuple[int, ...], dtype: np.dtype, minval: Any 
     return lax.max(lo, fma_p.bind(floats, lax.sub(hi, lo), lo))
 
 
-def uniform(key: Any, shape: Sequence[int] = (), dtype: Any = None, minval: Any = 0.0, maxval: Any = 1.0) -> Any:
+def uniform(
+    key: Any, shape: Sequence[int] = (), dtype: Any = None, minval: Any = 0.0, maxval: Any = 1.0
+) -> Any:
     """Uniform floats in ``[minval, maxval)`` (float32 by default).
 
     Example: ``random.uniform(random.PRNGKey(0), (2,), minval=-1.0, maxval=1.0)``.
@@ -476,12 +479,9 @@ def uniform(key: Any, shape: Sequence[int] = (), dtype: Any = None, minval: Any 
 
 
 def _normal_real(raw: Any, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    # JAX: sqrt(2) * erf_inv(uniform(key, shape, dtype, nextafter(-1, 0), 1)). Here hi - lo rounds to 2 and
-    # floats * 2 + lo is exact, so the plain multiply and add equal the fused form, and the max is a no-op.
-    lo = np.nextafter(dtype.type(-1.0), dtype.type(0.0))
-    floats = unit_float(_bits_raw(raw, shape, dtype.itemsize * 8), dtype)
-    u = lax.add(lax.mul(floats, dtype.type(1.0) - lo), lo)
-    return lax.mul(erf_inv_fast_p.bind(u), dtype.type(np.sqrt(2.0)))
+    # JAX: sqrt(2) * erf_inv(uniform(key, shape, dtype, nextafter(-1, 0), 1)), fused into one kernel.
+    k0, k1 = _words(raw)
+    return random_normal_p.bind(k0, k1, shape=shape, dtype=dtype)
 
 
 def _normal_raw(raw: Any, shape: tuple[int, ...], dtype: np.dtype) -> Any:
@@ -491,8 +491,13 @@ def _normal_raw(raw: Any, shape: tuple[int, ...], dtype: np.dtype) -> Any:
         re = _normal_real(k_re, shape, real)
         im = _normal_real(k_im, shape, real)
         scale = real.type(1.0 / np.sqrt(2.0))
-        return lax.mul(lax.add(lax.convert_element_type(re, dtype), lax.mul(
-            lax.convert_element_type(im, dtype), dtype.type(1j))), dtype.type(scale))
+        return lax.mul(
+            lax.add(
+                lax.convert_element_type(re, dtype),
+                lax.mul(lax.convert_element_type(im, dtype), dtype.type(1j)),
+            ),
+            dtype.type(scale),
+        )
     return _normal_real(raw, shape, dtype)
 
 
@@ -889,9 +894,7 @@ def categorical(
     n = logits.shape[axis]
     draws = math.prod(prefix)
     if draws > n:
-        raise ValueError(
-            f"categorical: cannot draw {draws} samples without replacement from {n} categories."
-        )
+        raise ValueError(f"categorical: cannot draw {draws} samples without replacement from {n} categories.")
     raise NotImplementedError("categorical(replace=False) is not supported; use replace=True.")
 
 

@@ -213,9 +213,10 @@ LAX_CASES = [
     unary("lax.erf", lax.erf, U(-3, 3)),
     unary("lax.erfc", lax.erfc, U(-3, 3)),
     unary("lax.erf_inv", lax.erf_inv, U(-0.9, 0.9)),
-    # First order only: lgamma's derivative is digamma, which has no JVP rule (xfail test below).
-    unary("lax.lgamma", lax.lgamma, U(0.2, 8), order=1),
+    unary("lax.lgamma", lax.lgamma, U(0.2, 8)),
     unary("lax.lgamma_negative", lax.lgamma, U(-3.9, -0.1), make=lgamma_negative, order=1),
+    unary("lax.digamma", lax.digamma, U(0.5, 8)),
+    unary("lax.polygamma_1", lambda x: lax.polygamma(fnp.ones_like(x), x), U(0.5, 8)),
     *[
         unary(f"lax.integer_pow_{y}", lambda x, y=y: lax.integer_pow(x, y), NZ(0.3, 3) if y < 0 else U(-3, 3))
         for y in (-3, -1, 0, 1, 2, 3, 5)
@@ -349,7 +350,7 @@ def test_every_differentiable_elementwise_primitive_is_covered():
         args = as_arrays([midpoint(d, case.dtype) for d in case.doms])
         jaxpr = fl.make_jaxpr(case.f)(*args)
         seen |= {eqn.primitive.name for eqn in jaxpr.jaxpr.eqns}
-    missing = every - zero_derivative - seen - {"digamma"}  # digamma: see the xfail test below
+    missing = every - zero_derivative - seen
     assert not missing, f"no derivative test exercises {sorted(missing)}"
 
 
@@ -534,33 +535,21 @@ def test_zero_derivative_primitives_have_zero_tangents():
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: d|x|/dx at 0 is sign(0) = 0; JAX gives 1 (select(x >= 0, t, -t))"
-)
 def test_abs_derivative_at_zero_matches_jax():
     # JAX: grad(jnp.abs)(0.) == grad(jnp.abs)(-0.) == 1., jvp(jnp.abs, (0.,), (1.,))[1] == 1.
     assert float(fl.grad(fnp.abs)(0.0)) == 1.0
     assert float(fl.jvp(fnp.abs, (0.0,), (1.0,))[1]) == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: hypot's gradient at (0, 0) inherits abs'(0) = 0; JAX gives (0.5, 0.5)"
-)
 def test_hypot_gradient_at_origin_matches_jax():
     grads = fl.grad(fnp.hypot, argnums=(0, 1))(0.0, 0.0)
     np.testing.assert_array_equal([float(g) for g in grads], [0.5, 0.5])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: cbrt's JVP is y / (3 x), 0/0 = NaN at 0; JAX gives inf")
 def test_cbrt_derivative_at_zero_matches_jax():
     assert float(fl.grad(fnp.cbrt)(0.0)) == np.inf
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pow's d/dx rule select(y == 0, 0, y x^(y-1)) is flat in y at y = 0, so d2/dxdy x**y is 0 "
-    "there instead of 1/x (JAX has no select for float exponents; its grad is 0.5 here)",
-)
 def test_pow_mixed_second_derivative_at_zero_exponent():
     got = fl.grad(lambda y: fl.grad(lambda x: x**y)(2.0))(0.0)
     assert float(got) == pytest.approx(0.5, rel=1e-12)
@@ -578,11 +567,6 @@ def test_hypot_hessian_where_the_magnitudes_tie():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=fl.errors.MissingRuleError,
-    reason="BUG: digamma has no JVP rule (it is polygamma(1, x))",
-)
 def test_digamma_and_second_derivative_of_lgamma():
     # JAX: grad(lax.digamma)(2.) == grad(grad(lax.lgamma))(2.) == 0.6449340668482265 (pi**2 / 6 - 1).
     want = float(polygamma(1, np.float64(2.0)))

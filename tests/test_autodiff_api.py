@@ -212,11 +212,6 @@ def test_jvp_tree_shape_and_dtype_mismatches_are_errors():
         fl.jvp(fnp.sin, x, x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (JAX parity): jvp raises ValueError for primal/tangent tree and dtype mismatches, JAX raises "
-    "TypeError (ported `pytest.raises(TypeError)` tests break); linearize's tangent tree mismatch too",
-)
 def test_jvp_mismatch_error_types_match_jax():
     x = fnp.asarray(X3)
     with pytest.raises(TypeError):

@@ -27,6 +27,7 @@ import numpy as np
 from ..core.array import Array
 from ..core.jaxpr import Eqn, Jaxpr, Literal, Var
 from ..core.trace import Tracer
+from . import cpu, cuda, fusion, pool
 
 # Primitives whose params hold a jaxpr evaluated as a plain call: inlined before code generation.
 INLINE_CALLS: dict[str, str] = {}  # primitive name -> name of the param holding the ClosedJaxpr
@@ -106,12 +107,28 @@ def compile_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], donated: Sequence[bool] =
     """Generate and build the straight-line Python plan for ``jaxpr``.
 
     ``consts`` are the values of the constvars (Arrays or backend arrays); ``donated[i]`` marks input ``i``
-    as donated, so its buffer may be overwritten.
+    as donated, so its buffer may be overwritten. Groups of elementwise/reduction equations become fused C
+    kernels (``fusion``, ``render``, ``cpu``) when a C compiler is available and the arrays are large
+    enough; everything else, and everything when there is no compiler, calls the primitives' impls.
     """
     jaxpr, consts = inline_calls(jaxpr, list(consts))
+    consts = [c._value if type(c) is Array else c for c in consts]
+    if any(isinstance(c, Tracer) for c in consts):
+        raise TypeError("cannot compile a jaxpr whose constants are tracers")
+    if jaxpr.eqns and cpu.kernels_enabled():
+        steps = fusion.partition(jaxpr, dict(zip(jaxpr.constvars, consts)), cpu.settings.min_elements)
+        if any(s.kind == "kernel" for s in steps):
+            plan = _generate(jaxpr, consts, donated, steps)
+            if plan is not None:
+                return plan
+    return _generate(jaxpr, consts, donated, [fusion.Step("eqn", eqn=e) for e in jaxpr.eqns])
+
+
+def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) -> CompiledPlan | None:
+    """The plan running ``steps``; None if its kernels cannot be built (the caller falls back to numpy)."""
     names: dict[Var, str] = {}
     counter = itertools.count()
-    namespace: dict[str, Any] = {"__name__": "functorch_lite.compiler.generated"}
+    namespace: dict[str, Any] = {"__name__": "functorch_lite.compiler.generated", "_asarray": np.asarray}
 
     def fresh(prefix: str = "v") -> str:
         return f"{prefix}{next(counter)}"
@@ -121,8 +138,8 @@ def compile_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], donated: Sequence[bool] =
         namespace[name] = value
         return name
 
-    # Where each value's memory comes from, to decide when a buffer is dead: ufunc results own a fresh
-    # buffer; anything else may alias all of its inputs (views), so it joins their buffers.
+    # Where each value's memory comes from, to decide when a buffer is dead: ufunc and kernel results own
+    # a fresh buffer; anything else may alias all of its inputs (views), so it joins their buffers.
     owner: dict[Var, frozenset] = {}
     owned_by_us: set[int] = set()
     buffer_ids = itertools.count()
@@ -136,10 +153,7 @@ def compile_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], donated: Sequence[bool] =
         if i < len(donated) and donated[i]:
             owned_by_us.add(bid)
     for v, c in zip(jaxpr.constvars, consts):
-        value = c._value if type(c) is Array else c
-        if isinstance(value, Tracer):
-            raise TypeError("cannot compile a jaxpr whose constants are tracers")
-        names[v] = constant(value, "_c")
+        names[v] = constant(c, "_c")
         owner[v] = frozenset([next(buffer_ids)])
 
     def atom(v: Any) -> str:
@@ -147,23 +161,48 @@ def compile_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], donated: Sequence[bool] =
             return constant(np.asarray(v.val, dtype=v.aval.dtype)[()])
         return names[v]
 
-    owner_of = _propagate_owners(jaxpr, owner, buffer_ids, owned_by_us)
-    # Last equation index reading each buffer (outputs count as read at the end).
+    owner_of = _propagate_owners(steps, owner, buffer_ids, owned_by_us)
+    # Last step index reading each buffer (outputs count as read at the end).
     last_read: dict[int, int] = {}
-    for k, eqn in enumerate(jaxpr.eqns):
-        for v in eqn.invars:
+    for k, step in enumerate(steps):
+        for v in _step_inputs(step):
             if type(v) is Var:
                 for bid in owner_of[v]:
                     last_read[bid] = k
-    end = len(jaxpr.eqns)
+    end = len(steps)
     for v in jaxpr.outvars:
         if type(v) is Var:
             for bid in owner_of[v]:
                 last_read[bid] = end
 
-    lines = [f"def run({', '.join(args)}):"]
     reused: set[int] = set()
-    for k, eqn in enumerate(jaxpr.eqns):
+    in_place: dict[int, dict[int, Var]] = {}  # kernel step -> output index -> input written in place
+    for k, step in enumerate(steps):
+        if step.kind == "kernel":
+            in_place[k] = _in_place_targets(step, k, owner_of, last_read, owned_by_us, reused)
+            step.kernel.aliased = bool(in_place[k])
+    kernels = [s.kernel for s in steps if s.kind == "kernel"]
+    c_source = ""
+    if kernels:
+        try:
+            library, c_source = cpu.build(kernels)
+        except cpu.CompilerUnavailable as exc:
+            cpu.warn_once("nocc", f"functorch_lite: {exc}; jit runs on numpy (same plan, no fused kernels).")
+            return None
+        except cpu.BuildError as exc:
+            cpu.warn_once(
+                str(exc)[:200], f"functorch_lite: building fused kernels failed, using numpy: {exc}"
+            )
+            return None
+
+    lines = [f"def run({', '.join(args)}):"]
+    for k, step in enumerate(steps):
+        if step.kind == "kernel":
+            lines.extend(
+                _kernel_lines(step, k, library, in_place[k], names, namespace, fresh, constant, consts, jaxpr)
+            )
+            continue
+        eqn = step.eqn
         prim = eqn.primitive
         impl = prim.impl
         if impl is None:
@@ -189,12 +228,26 @@ def compile_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], donated: Sequence[bool] =
     lines.append(f"    return ({outs}{',' if len(jaxpr.outvars) == 1 else ''})")
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<functorch_lite.jit>", "exec"), namespace)  # our own generated code only
+    if c_source:
+        source += f"\n# ---- fused kernels: one C translation unit, built with {cpu.describe()} ----\n"
+        source += c_source
     return CompiledPlan(source, namespace["run"], jaxpr)
 
 
-def _propagate_owners(jaxpr: Jaxpr, owner: dict, buffer_ids: Any, owned_by_us: set) -> dict:
+def _step_inputs(step: Any) -> list:
+    return list(step.eqn.invars) if step.kind == "eqn" else list(step.inputs)
+
+
+def _propagate_owners(steps: list, owner: dict, buffer_ids: Any, owned_by_us: set) -> dict:
     owner_of = dict(owner)
-    for eqn in jaxpr.eqns:
+    for step in steps:
+        if step.kind == "kernel":
+            for v in step.outputs:
+                bid = next(buffer_ids)
+                owner_of[v] = frozenset([bid])
+                owned_by_us.add(bid)
+            continue
+        eqn = step.eqn
         prim = eqn.primitive
         if _is_ufunc(prim.impl) and not eqn.params:
             for v in eqn.outvars:
@@ -209,6 +262,83 @@ def _propagate_owners(jaxpr: Jaxpr, owner: dict, buffer_ids: Any, owned_by_us: s
     return owner_of
 
 
+def _in_place_targets(
+    step: Any, k: int, owner_of: dict, last_read: dict, owned_by_us: set, reused: set
+) -> dict:
+    """Inputs a kernel may overwrite with an output: a dead buffer of ours (a donated argument or an
+    earlier result) read only here, at the same index map as the output."""
+    kernel = step.kernel
+    n_in = len(step.inputs)
+    counts: dict[Var, int] = {}
+    for x in step.inputs:
+        counts[x] = counts.get(x, 0) + 1
+    targets: dict[int, Var] = {}
+    for j, out in enumerate(step.outputs):
+        out_param = kernel.params[n_in + j]
+        for i, x in enumerate(step.inputs):
+            if counts[x] != 1 or x.aval.shape != out.aval.shape or x.aval.dtype != out.aval.dtype:
+                continue
+            if kernel.params[i].emb != out_param.emb or not out.aval.shape:
+                continue
+            bids = owner_of[x]
+            if len(bids) == 1 and all(
+                b in owned_by_us and last_read.get(b) == k and b not in reused for b in bids
+            ):
+                targets[j] = x
+                reused.update(bids)
+                break
+    return targets
+
+
+def _kernel_lines(step, k, library, in_place, names, namespace, fresh, constant, consts, jaxpr) -> list[str]:
+    """``outs = buffers; if kernel(dims, ins..., outs...): outs = numpy_fallback(ins...)``."""
+    kernel = step.kernel
+    fn = library.function(kernel.name, 1 + len(kernel.params))
+    kname = constant(fn, "_kern")
+    dims = constant(np.array(step.dims, dtype=np.int64), "_dims")
+    ins = []
+    for x in step.inputs:
+        name = names[x]
+        ins.append(f"_asarray({name})" if not x.aval.shape else name)
+    lines = []
+    outs = []
+    for j, v in enumerate(step.outputs):
+        name = fresh()
+        outs.append(name)
+        shape, dtype = tuple(v.aval.shape), np.dtype(v.aval.dtype)
+        if j in in_place:
+            lines.append(f"    {name} = {names[in_place[j]]}")
+        elif pool.pooled(shape, dtype):
+            slot = constant(pool.Slot(shape, dtype), "_slot")
+            lines.append(f"    {name} = {slot}.take()")
+        else:
+            lines.append(f"    {name} = _empty({constant(shape, '_shape')}, {constant(dtype, '_dt')})")
+            namespace["_empty"] = np.empty
+    unique = list(dict.fromkeys(step.inputs))
+    fallback = constant(_fallback(step, unique, jaxpr, consts), "_fallback")
+    lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
+    lines.append(f"    if {kname}({dims}, {', '.join(ins + outs)}):")
+    lines.append(f"        {lhs} = {fallback}({', '.join(names[x] for x in unique)})")
+    for v, name in zip(step.outputs, outs):
+        names[v] = name
+    return lines
+
+
+def _fallback(step: Any, inputs: list, jaxpr: Jaxpr, consts: list) -> Any:
+    """The group's equations as a numpy plan (for inputs the kernel does not take: other array types,
+    unaligned memory); on GPU arrays the same group runs as CuPy kernels."""
+    used = {v for e in step.eqns for v in e.invars if type(v) is Var}
+    produced = {v for e in step.eqns for v in e.outvars}
+    const_of = dict(zip(jaxpr.constvars, consts))
+    constvars = [v for v in used - produced - set(inputs) if v in const_of]
+    constvars.sort(key=lambda v: jaxpr.constvars.index(v))
+    body = Jaxpr(constvars, list(inputs), list(step.eqns), list(step.outputs))
+    plan = _generate(
+        body, [const_of[v] for v in constvars], (), [fusion.Step("eqn", eqn=e) for e in step.eqns]
+    )
+    return cuda.dispatcher(step, inputs, plan.run)
+
+
 def _reusable_input(eqn: Eqn, k: int, owner_of: dict, last_read: dict, owned_by_us: set, reused: set) -> Any:
     out = eqn.outvars[0].aval
     if not out.shape:
@@ -217,7 +347,9 @@ def _reusable_input(eqn: Eqn, k: int, owner_of: dict, last_read: dict, owned_by_
         if type(v) is not Var or v.aval.shape != out.shape or v.aval.dtype != out.dtype:
             continue
         bids = owner_of[v]
-        if len(bids) == 1 and all(b in owned_by_us and last_read.get(b) == k for b in bids):
+        if len(bids) == 1 and all(
+            b in owned_by_us and last_read.get(b) == k and b not in reused for b in bids
+        ):
             return v
     return None
 

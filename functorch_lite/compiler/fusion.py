@@ -344,7 +344,9 @@ def _prune(steps: list[Step], jaxpr: Jaxpr) -> list[Step]:
     kept = []
     for s in reversed(steps):
         if s.kind == "eqn":
-            if s.eqn.primitive.name not in effectful_primitives and not any(v in needed for v in s.eqn.outvars):
+            if s.eqn.primitive.name not in effectful_primitives and not any(
+                v in needed for v in s.eqn.outvars
+            ):
                 continue
             needed.update(v for v in s.eqn.invars if type(v) is Var)
         else:

@@ -194,12 +194,16 @@ def _helper_source(name: str, d: Dialect) -> str:
         t, bits = parts[2], 8 * np.dtype(_NP_OF[parts[2]]).itemsize
         w = _wide_unsigned(np.dtype(_NP_OF[t]))
         neg = "b < 0 || " if t[0] == "i" else ""
-        return f"{q} {t} {name}({t} a, {t} b) {{ return ({neg}b >= {bits}) ? ({t})0 : ({t})(({w})a << b); }}\n"
+        return (
+            f"{q} {t} {name}({t} a, {t} b) {{ return ({neg}b >= {bits}) ? ({t})0 : ({t})(({w})a << b); }}\n"
+        )
     if what == "shrl":
         t, bits = parts[2], 8 * np.dtype(_NP_OF[parts[2]]).itemsize
         ut = "u" + t[1:] if t[0] == "i" else t
         neg = "b < 0 || " if t[0] == "i" else ""
-        return f"{q} {t} {name}({t} a, {t} b) {{ return ({neg}b >= {bits}) ? ({t})0 : ({t})(({ut})a >> b); }}\n"
+        return (
+            f"{q} {t} {name}({t} a, {t} b) {{ return ({neg}b >= {bits}) ? ({t})0 : ({t})(({ut})a >> b); }}\n"
+        )
     if what == "shra":
         t, bits = parts[2], 8 * np.dtype(_NP_OF[parts[2]]).itemsize
         st = "i" + t[1:] if t[0] == "u" else t
@@ -261,8 +265,10 @@ _NP_OF = {v: k for k, v in CTYPE.items() if k != "bool"}
 _HELPER_DEPS = {"fl_expf": ["fl_expcore"], "fl_tanhf": ["fl_expcore"], "fl_expcore": ["fl_bits"]}
 
 # libm prototypes (C dialect), by function name
-_LIBM_F32 = "expf exp2f logf log1pf expm1f sinf cosf tanf asinf acosf atanf sinhf coshf asinhf acoshf " \
+_LIBM_F32 = (
+    "expf exp2f logf log1pf expm1f sinf cosf tanf asinf acosf atanf sinhf coshf asinhf acoshf "
     "atanhf sqrtf cbrtf floorf ceilf roundf rintf fmodf powf atan2f nextafterf"
+)
 _LIBM = {n: ("f32", 2 if n in ("fmodf", "powf", "atan2f", "nextafterf") else 1) for n in _LIBM_F32.split()}
 _LIBM.update({n[:-1]: ("f64", k) for n, (_, k) in list(_LIBM.items())})
 
@@ -839,6 +845,7 @@ class CRenderer:
             body.append(f"acc[j] = {b.combine(red, 'acc[j]', f't{src}')};")
             return [
                 f"for (; i{last} + 8 <= n{last}; i{last} += 8) {{",
+                "  #pragma GCC unroll 1",  # keep the 8 lanes a loop: it vectorises, unrolled it may not
                 "  for (int j = 0; j < 8; j++) {",
                 *_ind(_ind(body)),
                 "  }",
@@ -1015,7 +1022,9 @@ def cuda_signature(k: Kernel) -> list[tuple[str, str]]:
     """The (kind, name) of each kernel argument: arrays, then extents, then element strides."""
     args = [("array", f"p{p}") for p in range(len(k.params))]
     args += [("extent", f"n{d}") for d in range(k.rank)]
-    args += [("stride", f"s{p}_{d}") for p, prm in enumerate(k.params) for d in range(k.rank) if prm.emb[d] >= 0]
+    args += [
+        ("stride", f"s{p}_{d}") for p, prm in enumerate(k.params) for d in range(k.rank) if prm.emb[d] >= 0
+    ]
     return args
 
 
@@ -1144,7 +1153,9 @@ def cupy_elementwise(k: Kernel) -> CupyElementwise:
     for op in k.ops:
         b.stmt(op, _by_name(k), lines)
     lines += [f"{k.params[p].name} = t{v};" for p, v in k.stores]
-    return CupyElementwise(_params_decl(k, False), _params_decl(k, True), "\n".join(lines), k.name, e.prelude())
+    return CupyElementwise(
+        _params_decl(k, False), _params_decl(k, True), "\n".join(lines), k.name, e.prelude()
+    )
 
 
 def cupy_reduction(k: Kernel) -> CupyReduction | None:
@@ -1166,7 +1177,9 @@ def cupy_reduction(k: Kernel) -> CupyReduction | None:
     for v in b.cone([red.args[0]], set()):
         b.stmt(b.ops[v], _by_name(k), lines)
     sig = ", ".join(f"const {ctype(p.dtype)} {p.name}" for p in ins)
-    pre = f"{CUDA.inline} {t} {k.name}_map({sig}) {{\n" + _indent(lines, 1) + f"  return t{red.args[0]};\n}}\n"
+    pre = (
+        f"{CUDA.inline} {t} {k.name}_map({sig}) {{\n" + _indent(lines, 1) + f"  return t{red.args[0]};\n}}\n"
+    )
     posts = []
     for p, v in k.stores:
         lines = []

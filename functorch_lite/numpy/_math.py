@@ -413,3 +413,290 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
 def astype(x: Any, dtype: Any) -> Any:
     """``x`` cast to ``dtype`` (float64 becomes float32 unless x64 is on). Example: ``fnp.astype(x, fnp.int32)``."""
     return convert(asarray(x), dtypes.canonicalize_dtype(dtype))
+
+
+# ---------------------------------------------------------------------------------------------------
+# More elementwise functions (built from the ones above, so every transformation sees only primitives)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _no_complex(x: Any, name: str) -> None:
+    if x.dtype.kind == "c":
+        raise NotImplementedError(f"fnp.{name} does not support complex inputs yet (got {x.dtype.name}).")
+
+
+def fabs(x: Any, /) -> Any:
+    """Absolute value as a float (integers become the default float, as in jax.numpy).
+
+    Example: ``fnp.fabs(fnp.asarray([-2, 3]))`` is ``Array([2., 3.], dtype=float32)``.
+    """
+    (x,) = promote_args_inexact(x)
+    _no_complex(x, "fabs")
+    return absolute(x)
+
+
+def around(a: Any, decimals: int = 0) -> Any:
+    """Alias of ``fnp.round`` (round half to even). Example: ``fnp.around(fnp.asarray([2.5]))`` is ``[2.]``."""
+    return round(a, decimals)
+
+
+def fix(x: Any, /) -> Any:
+    """Round toward zero (NumPy's ``fix``; the same as ``fnp.trunc``).
+
+    Example: ``fnp.fix(fnp.asarray([-1.7, 1.7]))`` is ``[-1., 1.]``.
+    """
+    return trunc(x)
+
+
+def deg2rad(x: Any, /) -> Any:
+    """Degrees to radians. Example: ``fnp.deg2rad(180.0)`` is ``3.1415927``."""
+    (x,) = promote_args_inexact(x)
+    return multiply(x, np.pi / 180)
+
+
+def rad2deg(x: Any, /) -> Any:
+    """Radians to degrees. Example: ``fnp.rad2deg(fnp.pi)`` is ``180.``."""
+    (x,) = promote_args_inexact(x)
+    return multiply(x, 180 / np.pi)
+
+
+radians = deg2rad
+degrees = rad2deg
+
+
+def sinc(x: Any, /) -> Any:
+    """The normalized sinc ``sin(pi x) / (pi x)``, with ``sinc(0) = 1``.
+
+    Near zero a Taylor polynomial is used, so values and derivatives (``fl.grad`` at 0 is 0, the second
+    derivative is ``-pi**2 / 3``) are right there too.
+
+    Example: ``fnp.sinc(fnp.asarray([0.0, 0.5]))`` is ``[1., 0.63661975]``.
+    """
+    (x,) = promote_args_inexact(x)
+    _no_complex(x, "sinc")
+    # |pi x| below this the series 1 - t^2/6 + t^4/120 is exact to the dtype's precision (next term t^6/5040).
+    threshold = 1e-3 if x.dtype.itemsize >= 8 else 0.1
+    t = multiply(x, np.pi)
+    small = less(absolute(t), threshold)
+    t2 = multiply(t, t)
+    series = add(1, multiply(t2, add(-1 / 6, multiply(t2, 1 / 120))))
+    safe = where(small, 1, t)  # keeps the unused branch (and its derivative) finite at 0
+    return where(small, series, true_divide(sin(safe), safe))
+
+
+def nan_to_num(x: Any, copy: bool = True, nan: Any = 0.0, posinf: Any = None, neginf: Any = None) -> Any:
+    """Replace NaN by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (the dtype's largest/smallest
+    finite values by default); integers and bools are returned unchanged.
+
+    Example: ``fnp.nan_to_num(fnp.asarray([fnp.nan, fnp.inf]))`` is ``[0., 3.4028235e+38]``.
+    """
+    x = asarray(x)
+    if x.dtype.kind not in "fc":
+        return x
+    _no_complex(x, "nan_to_num")
+    dtype = x.dtype
+    x = convert(x, dtype, False)  # jax.numpy's result is strongly typed even for a Python scalar
+    info = np.finfo(dtype)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    out = where(isnan(x), asarray(nan, dtype), x)
+    out = where(equal(x, np.inf), asarray(posinf, dtype), out)
+    return where(equal(x, -np.inf), asarray(neginf, dtype), out)
+
+
+def heaviside(x1: Any, x2: Any, /) -> Any:
+    """The Heaviside step: 0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0`` (NaN stays NaN).
+
+    Example: ``fnp.heaviside(fnp.asarray([-1.0, 0.0, 2.0]), 0.5)`` is ``[0., 0.5, 1.]``.
+    """
+    x1, x2 = promote_args_inexact(x1, x2)
+    _no_complex(x1, "heaviside")
+    at_zero = where(equal(x1, 0), x2, x1)  # x1 is NaN where it is neither < 0, > 0 nor == 0
+    return where(less(x1, 0), 0, where(greater(x1, 0), 1, at_zero))
+
+
+def fmax(x1: Any, x2: Any, /) -> Any:
+    """Elementwise maximum that ignores NaN (NaN only where both are NaN).
+
+    Example: ``fnp.fmax(fnp.asarray([fnp.nan, 1.0]), 0.0)`` is ``[0., 1.]``.
+    """
+    x1, x2 = promote_args(x1, x2)
+    return where(logical_or(greater(x1, x2), isnan(x2)), x1, x2)
+
+
+def fmin(x1: Any, x2: Any, /) -> Any:
+    """Elementwise minimum that ignores NaN (NaN only where both are NaN).
+
+    Example: ``fnp.fmin(fnp.asarray([fnp.nan, 1.0]), 0.0)`` is ``[0., 0.]``.
+    """
+    x1, x2 = promote_args(x1, x2)
+    return where(logical_or(less(x1, x2), isnan(x2)), x1, x2)
+
+
+def float_power(x1: Any, x2: Any, /) -> Any:
+    """``x1 ** x2`` computed in floating point (the default float type, as jax.numpy; NumPy uses float64).
+
+    Example: ``fnp.float_power(fnp.asarray([2, 3]), -1)`` is ``[0.5, 0.33333334]``.
+    """
+    x1, x2 = promote_args_inexact(x1, x2)
+    return ew.pow_p.bind(x1, x2)
+
+
+def signbit(x: Any, /) -> Any:
+    """True where the sign bit is set: negative numbers and -0.0.
+
+    The sign of a NaN is not visible to the primitives we build on, so ``signbit(-nan)`` is False here
+    (NumPy and JAX say True).
+
+    Example: ``fnp.signbit(fnp.asarray([-1.0, -0.0, 0.0]))`` is ``[True, True, False]``.
+    """
+    x = asarray(x)
+    _no_complex(x, "signbit")
+    if x.dtype.kind in "bu":
+        return full_like_bool(x, False)
+    if x.dtype.kind == "i":
+        return less(x, 0)
+    # -0.0 is the only non-negative-looking value with the sign bit: 1 / -0.0 is -inf.
+    with np.errstate(divide="ignore"):
+        return logical_or(less(x, 0), less(true_divide(1, x), 0))
+
+
+def copysign(x1: Any, x2: Any, /) -> Any:
+    """The magnitude of ``x1`` with the sign of ``x2`` (as a float).
+
+    Example: ``fnp.copysign(fnp.asarray([1.0, 2.0]), -0.0)`` is ``[-1., -2.]``.
+    """
+    x1, x2 = promote_args_inexact(x1, x2)
+    _no_complex(x1, "copysign")
+    magnitude = absolute(x1)
+    return where(signbit(x2), negative(magnitude), magnitude)
+
+
+def logaddexp2(x1: Any, x2: Any, /) -> Any:
+    """``log2(2**x1 + 2**x2)`` computed stably. Example: ``fnp.logaddexp2(1.0, 1.0)`` is ``2.``."""
+    x1, x2 = promote_args_inexact(x1, x2)
+    _no_complex(x1, "logaddexp2")
+    delta = subtract(x1, x2)
+    # delta is NaN when an input is NaN or both are the same infinity; x1 + x2 is the answer then.
+    stable = add(maximum(x1, x2), true_divide(log1p(exp2(negative(absolute(delta)))), float(np.log(2))))
+    return where(isnan(delta), add(x1, x2), stable)
+
+
+def conjugate(x: Any, /) -> Any:
+    """Complex conjugate; real inputs are returned unchanged. Example: ``fnp.conj(fnp.asarray([1.0]))``."""
+    x = asarray(x)
+    _no_complex(x, "conjugate")
+    return x
+
+
+conj = conjugate
+
+
+def real(val: Any, /) -> Any:
+    """The real part; real inputs are returned unchanged. Example: ``fnp.real(fnp.asarray([1.0]))``."""
+    x = asarray(val)
+    _no_complex(x, "real")
+    return x
+
+
+def imag(val: Any, /) -> Any:
+    """The imaginary part: zeros of the input's dtype for real inputs.
+
+    Example: ``fnp.imag(fnp.asarray([1.0, 2.0]))`` is ``[0., 0.]``.
+    """
+    from ._shape import broadcast_to
+
+    x = asarray(val)
+    _no_complex(x, "imag")
+    return broadcast_to(Array(np.zeros((), x.dtype), x.weak_type), x.shape)
+
+
+def isclose(a: Any, b: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: bool = False) -> Any:
+    """``|a - b| <= atol + rtol * |b|`` elementwise (computed in floating point; equal infinities are close,
+    NaNs only with ``equal_nan``).
+
+    Example: ``fnp.isclose(fnp.asarray([1.0, 1.1]), 1.0)`` is ``[True, False]``.
+    """
+    a, b = promote_args_inexact(a, b)
+    _no_complex(a, "isclose")
+    tolerance = add(atol, multiply(rtol, absolute(b)))
+    with np.errstate(invalid="ignore"):
+        out = less_equal(absolute(subtract(a, b)), tolerance)
+    out = where(logical_or(isinf(a), isinf(b)), equal(a, b), out)
+    if equal_nan:
+        out = logical_or(out, logical_and(isnan(a), isnan(b)))
+    return out
+
+
+def allclose(a: Any, b: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: bool = False) -> Any:
+    """Whether ``isclose`` holds everywhere, as a 0-d bool Array.
+
+    Example: ``fnp.allclose(fnp.ones(3), 1.0)`` is ``Array(True, dtype=bool)``.
+    """
+    from ._reductions import all as _all
+
+    return _all(isclose(a, b, rtol, atol, equal_nan))
+
+
+def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> Any:
+    """Whether ``a1`` and ``a2`` have the same shape and elements, as a 0-d bool Array.
+
+    Example: ``fnp.array_equal(fnp.arange(2), fnp.asarray([0.0, 1.0]))`` is ``Array(True, dtype=bool)``.
+    """
+    from ._reductions import all as _all
+
+    a1, a2 = asarray(a1), asarray(a2)
+    if tuple(a1.shape) != tuple(a2.shape):
+        return asarray(False)
+    same = equal(a1, a2)
+    if equal_nan:
+        same = logical_or(same, logical_and(isnan(a1), isnan(a2)))
+    return _all(same)
+
+
+def divmod(x1: Any, x2: Any, /) -> tuple[Any, Any]:
+    """``(x1 // x2, x1 % x2)`` with NumPy's rounding. Example: ``fnp.divmod(-7, 2)`` is ``(-4, 1)``."""
+    return floor_divide(x1, x2), remainder(x1, x2)
+
+
+def _integer_args(name: str, x1: Any, x2: Any) -> tuple[Any, Any]:
+    from ._shape import broadcast_arrays
+
+    x1, x2 = promote_args(x1, x2)
+    if x1.dtype.kind not in "iu":
+        raise ValueError(f"Arguments to fnp.{name} must be integers, got {x1.dtype.name}.")
+    return tuple(broadcast_arrays(x1, x2))
+
+
+def gcd(x1: Any, x2: Any, /) -> Any:
+    """Greatest common divisor of integers (``gcd(0, 0) == 0``).
+
+    Euclid's algorithm, vectorised: a fixed number of steps (enough for the dtype's range) under ``where``,
+    so it traces to a straight-line program.
+
+    Example: ``fnp.gcd(fnp.asarray([12, -18]), 8)`` is ``[4, 2]``.
+    """
+    x1, x2 = _integer_args("gcd", x1, x2)
+    a, b = absolute(x1), absolute(x2)
+    # Consecutive Fibonacci numbers are the worst case: fewer than 1.45 * bits + 2 steps for any operands.
+    steps = int(1.45 * 8 * x1.dtype.itemsize) + 3
+    eager = _context.trace is None
+    for _ in range(steps):
+        if eager and not np.any(b._value):  # everything has finished: the remaining steps change nothing
+            break
+        nonzero = not_equal(b, 0)
+        remainder_ = ew.rem_p.bind(a, where(nonzero, b, 1))
+        a, b = where(nonzero, b, a), where(nonzero, remainder_, 0)
+    return absolute(a)
+
+
+def lcm(x1: Any, x2: Any, /) -> Any:
+    """Least common multiple of integers (0 if either is 0; wraps on overflow like NumPy).
+
+    Example: ``fnp.lcm(fnp.asarray([4, 6]), 10)`` is ``[20, 30]``.
+    """
+    x1, x2 = _integer_args("lcm", x1, x2)
+    divisor = gcd(x1, x2)
+    is_zero = equal(divisor, 0)
+    quotient = ew.div_p.bind(absolute(x1), where(is_zero, 1, divisor))
+    return where(is_zero, 0, absolute(multiply(quotient, x2)))

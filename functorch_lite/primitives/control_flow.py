@@ -76,7 +76,7 @@ _INDEX_DTYPE = np.dtype(np.int32)
 
 
 def _type_str(aval: ShapedArray) -> str:
-    return f"{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+    return f"{aval.dtype.name}[{','.join(builtins.map(str, aval.shape))}]"
 
 
 def _mismatch(a: ShapedArray, b: ShapedArray) -> str | None:
@@ -798,8 +798,6 @@ def _while_jvp(primals: list, tangents: list, *, cond_jaxpr, body_jaxpr, cond_nc
     carry_nz = [_nonzero(t) for t in tangents[cn + bn :]]
     if not any(bc_nz) and not any(carry_nz):
         return while_p.bind(*primals, **params), _zero_tangents(carry_avals)
-    if isinstance(_context.trace, LinearTangentTrace):
-        raise TypeError(_WHILE_REVERSE_ERROR)
     nk = len(carry_nz)
     for _ in range(nk + 1):  # fixpoint: a carry whose tangent becomes non-zero keeps one from the start
         jvp, jconsts, out_nz = _jvp_jaxpr(body_jaxpr, tuple(bc_nz + carry_nz), tuple(carry_nz))
@@ -827,11 +825,22 @@ def _while_jvp(primals: list, tangents: list, *, cond_jaxpr, body_jaxpr, cond_nc
         *cc, *jconsts, *bc, *t_bc, *carry, *t_carry,
         cond_jaxpr=cond, body_jaxpr=body, cond_nconsts=cn, body_nconsts=nj + bn + n_tbc,
     )  # fmt: skip
+    primal_outs = outs[:nk]
+    if isinstance(_context.trace, LinearTangentTrace):
+        # Linearizing (linearize, jacfwd): the loop above, which recomputes the primals next to the tangents,
+        # is staged whole into the linear jaxpr, so the primal outputs come from a plain loop run here. Only
+        # transposing it (vjp, grad) is impossible: the transpose rule raises.
+        primal_outs = while_p.bind(*primals, **params)
     it = iter(outs[nk:])
-    return outs[:nk], [next(it) if nz else Zero(tangent_aval(a)) for nz, a in zip(carry_nz, carry_avals)]
+    return primal_outs, [next(it) if nz else Zero(tangent_aval(a)) for nz, a in zip(carry_nz, carry_avals)]
+
+
+def _while_transpose(cts: list, *args: Any, **params: Any) -> list:
+    raise TypeError(_WHILE_REVERSE_ERROR)
 
 
 while_p.jvp = _while_jvp
+while_p.transpose = _while_transpose
 
 
 def _while_batch(
@@ -1010,7 +1019,7 @@ def _scan_length(xs_flat: list, length: Any) -> int:
         raise ValueError("scan got no values to scan over and `length` not provided.")
     if len(set(lengths)) > 1:
         raise ValueError(
-            f"scan got values with different leading axis sizes: {', '.join(map(str, lengths))}."
+            f"scan got values with different leading axis sizes: {', '.join(builtins.map(str, lengths))}."
         )
     return lengths[0]
 

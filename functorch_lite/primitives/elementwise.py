@@ -265,6 +265,7 @@ div_p = _binary("div", _div_impl)
 rem_p = _binary("rem", _rem_impl)
 pow_p = _binary("pow", np.power, FLOAT)
 atan2_p = _binary("atan2", np.arctan2, INEXACT_REAL)
+polygamma_p = _binary("polygamma", special_math.polygamma, INEXACT_REAL)  # (n, x), n integral-valued
 max_p = _binary("max", np.maximum, ANY)
 min_p = _binary("min", np.minimum, ANY)
 nextafter_p = _binary("nextafter", np.nextafter, INEXACT_REAL)
@@ -433,12 +434,16 @@ _unary_jvp(acosh_p, lambda x, y: rsqrt_p.bind(_mul(_sub(x, _const(x, 1.0)), _add
 _unary_jvp(atanh_p, lambda x, y: _div(_const(x, 1.0), _one_minus_square(x)))
 _unary_jvp(sqrt_p, lambda x, y: _div(_const(y, 0.5), y))
 _unary_jvp(rsqrt_p, lambda x, y: _mul(_div(y, x), _const(y, -0.5)))
-_unary_jvp(cbrt_p, lambda x, y: _div(_mul(y, _const(y, 1.0 / 3.0)), x))
+_unary_jvp(cbrt_p, lambda x, y: _mul(_const(y, 1.0 / 3.0), integer_pow_p.bind(y, y=-2)))
 _unary_jvp(erf_p, lambda x, y: _mul(_const(x, 2.0 / np.sqrt(np.pi)), exp_p.bind(_neg(_square(x)))))
 _unary_jvp(erfc_p, lambda x, y: _mul(_const(x, -2.0 / np.sqrt(np.pi)), exp_p.bind(_neg(_square(x)))))
 _unary_jvp(erf_inv_p, lambda x, y: _mul(_const(x, np.sqrt(np.pi) / 2.0), exp_p.bind(_square(y))))
 _unary_jvp(lgamma_p, lambda x, y: digamma_p.bind(x))
-_unary_jvp(abs_p, lambda x, y: sign_p.bind(x))
+_unary_jvp(digamma_p, lambda x, y: polygamma_p.bind(_const(x, 1.0), x))
+defjvp(polygamma_p, None, lambda t, n, x: _mul(t, polygamma_p.bind(_add(n, _const(n, 1.0)), x)))
+_unary_jvp(
+    abs_p, lambda x, y: select_n_p.bind(ge_p.bind(x, _const(x, 0.0)), _filled(x, -1.0), _filled(x, 1.0))
+)
 
 
 def _integer_pow_derivative(x: Any, y: Any, *, y_exponent: int) -> Any:
@@ -581,11 +586,8 @@ defjvp(rem_p, _full_out(lambda t, x, y: t), _full_out(_rem_partial_y))
 
 
 def _pow_partial_x(t: Any, x: Any, y: Any) -> Any:
-    # y * x ** (y - 1), with 0 ** 0 handled as JAX does (derivative 0 where y == 0).
-    y_minus_1 = _sub(y, _const(y, 1.0))
-    d = _mul(y, pow_p.bind(x, y_minus_1))
-    d = select_n_p.bind(_full(eq_p.bind(y, _const(y, 0.0)), d), d, _zeros_like(d))
-    return _mul(t, d)
+    # y * x ** (y - 1), as JAX (no special case at y == 0, so derivatives in y stay right there).
+    return _mul(t, _mul(y, pow_p.bind(x, _sub(y, _const(y, 1.0)))))
 
 
 def _pow_partial_y(t: Any, x: Any, y: Any) -> Any:
@@ -723,7 +725,7 @@ for _p in (
     vectorized(_p)
 
 for _p in (
-    add_p, sub_p, mul_p, div_p, rem_p, pow_p, atan2_p, max_p, min_p, nextafter_p, and_p, or_p, xor_p,
+    add_p, sub_p, mul_p, div_p, rem_p, pow_p, atan2_p, polygamma_p, max_p, min_p, nextafter_p, and_p, or_p, xor_p,
     shift_left_p, shift_right_logical_p, shift_right_arithmetic_p, eq_p, ne_p, lt_p, le_p, gt_p, ge_p,
 ):  # fmt: skip
     broadcasting(_p)

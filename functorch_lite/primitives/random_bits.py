@@ -1,4 +1,5 @@
-"""Random-bit primitives behind ``functorch_lite.random``: the threefry2x32 hash and two fused float kernels.
+"""Random-bit primitives behind ``functorch_lite.random``: the threefry2x32 hash, fused draws, and two float
+kernels.
 
 ``threefry2x32`` is the counter-based block cipher of Salmon, Moraes, Dror and Shaw, "Parallel random
 numbers: as easy as 1, 2, 3" (SC 2011), in its 2x32-bit, 20-round form (the variant JAX uses):
@@ -10,63 +11,112 @@ numbers: as easy as 1, 2, 3" (SC 2011), in its 2x32-bit, 20-round form (the vari
 - after group ``g`` (0..4) of four rounds the key is injected: ``x0 += ks[(g+1) % 3]``,
   ``x1 += ks[(g+2) % 3] + g + 1``.
 
-Why a primitive rather than a composition of lax ops: the lax composition (kept here as
-``threefry2x32_reference`` and used by the tests as a cross-check) costs one full-array pass per operation
-(~110 of them), and this package's shift impls add copies. The primitive's impl runs the same arithmetic on
-cache-sized chunks with in-place NumPy ufuncs, which makes it several times faster on large arrays. It is
-elementwise with lax broadcasting over its four uint32 operands ``(k0, k1, x0, x1)`` and returns two uint32
-arrays; its JVP is zero (integer outputs) and it batches like any elementwise primitive, so it works
-eagerly and under ``jit``, ``vmap`` and ``grad``. Non-NumPy arrays (cupy) take a whole-array path written
-with operators, which dispatch to the array's own library.
+Why primitives rather than a composition of lax ops (kept as ``threefry2x32_reference``, which the tests
+use as a cross-check): composed, every one of the ~110 steps is a full-array pass with a fresh buffer, and a
+fresh large NumPy buffer costs a page fault per 4 KiB. Here the arithmetic runs on cache-sized chunks with
+in-place ufuncs and reused scratch buffers, and only the result is allocated.
 
-``erf_inv_fast`` (float16/float32: Giles's single-precision polynomial, "Approximating the erfinv
-function", GPU Computing Gems 2010, the same approximation XLA uses; float64: the accurate
-``special_math.erf_inv``) and ``fma`` (``x * y + z`` rounded once, as XLA's fused multiply-add on CPU) exist
-so that ``random.normal`` and ``random.uniform`` are fast and round like JAX's compiled kernels.
+- ``threefry2x32(k0, k1, x0, x1) -> (y0, y1)``: the hash, elementwise with lax broadcasting (used by
+  ``split`` and ``fold_in``).
+- ``random_bits[shape, bit_width](k0, k1)``, ``random_uniform[shape, dtype](k0, k1)`` and
+  ``random_normal[shape, dtype](k0, k1)``: fused draws for keys ``(k0, k1)`` of any (batch) shape ``B``,
+  output shape ``B + shape``. Element ``i`` (row-major) of each key's draw hashes the counter ``(0, i)``
+  (JAX's ``jax_threefry_partitionable`` layout); 32-bit bits xor the two words, 64-bit ones concatenate
+  them, 8/16-bit ones keep the low bits; uniforms put the top mantissa-width bits into a float in
+  ``[1, 2)`` and subtract 1; normals are ``sqrt(2) * erf_inv(2 u - 1 + 2**-(nmant+1))``, exactly JAX's
+  ``uniform(nextafter(-1, 0), 1)`` followed by ``sqrt(2) * erf_inv``.
+- ``erf_inv_fast``: float16/float32 use Giles's single-precision polynomial ("Approximating the erfinv
+  function", GPU Computing Gems, 2010), the approximation XLA uses, so values round like JAX's; float64
+  uses the accurate ``special_math.erf_inv``.
+- ``fma``: ``x * y + z`` rounded once, as XLA contracts multiply-adds on CPU (``uniform``'s affine map).
+
+All have zero JVPs where the output is integer or independent of differentiable inputs, JVPs for
+``erf_inv_fast`` and ``fma``, and batching rules, so they work eagerly and under ``jit``, ``vmap`` and
+``grad``. Non-NumPy arrays (cupy) take whole-array paths written with operators.
 
 Example:
-    >>> k0, k1 = np.uint32(0), np.uint32(0)
-    >>> [hex(int(v)) for v in _threefry_numpy(k0, k1, np.uint32(0), np.uint32(0))]
+    >>> [hex(int(v)) for v in _threefry_numpy(np.uint32(0), np.uint32(0), np.uint32(0), np.uint32(0))]
     ['0x6b200159', '0x99ba4efe']
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..core.errors import ShapeDtypeError
+from ..core.jaxpr import param_printers
 from ..core.trace import Primitive, ShapedArray
 from . import special_math
 from .common import broadcast_shapes, check_kinds, same_dtype
 
 _U32 = np.dtype(np.uint32)
+_U = np.uint32
 ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 PARITY = 0x1BD11BDA
-_CHUNK = 16384  # elements per chunk: x0, x1 and a temporary (3 x 64 KiB) stay in the L2 cache
+_CHUNK = 16384  # elements per chunk: the working set (a few 64 KiB buffers) stays in the L2 cache
+_ROT = [[(_U(r), _U(32 - r)) for r in group] for group in ROTATIONS]
+_SQRT2 = math.sqrt(2.0)
+
+
+def _is_numpy(*xs: Any) -> bool:
+    return all(isinstance(x, (np.ndarray, np.generic)) for x in xs)
 
 
 # ---------------------------------------------------------------------------------------------------
-# threefry2x32: implementations
+# threefry2x32 kernels
 # ---------------------------------------------------------------------------------------------------
 
 
 def _threefry_generic(k0: Any, k1: Any, x0: Any, x1: Any) -> list:
     """Whole-array threefry2x32 written with operators (works for cupy arrays and NumPy alike)."""
-    u = np.uint32
-    k2 = k0 ^ k1 ^ u(PARITY)
+    k2 = k0 ^ k1 ^ _U(PARITY)
     ks = (k0, k1, k2)
     x0 = x0 + k0
     x1 = x1 + k1
     for group in range(5):
         for r in ROTATIONS[group % 2]:
             x0 = x0 + x1
-            x1 = (x1 << u(r)) | (x1 >> u(32 - r))
+            x1 = (x1 << _U(r)) | (x1 >> _U(32 - r))
             x1 = x1 ^ x0
         x0 = x0 + ks[(group + 1) % 3]
-        x1 = x1 + ks[(group + 2) % 3] + u(group + 1)
+        x1 = x1 + ks[(group + 2) % 3] + _U(group + 1)
     return [x0, x1]
+
+
+def _injections(k0: Any, k1: Any) -> list:
+    """Per group, the words added to x0 and x1 after its four rounds, for one scalar key."""
+    k0, k1 = int(k0), int(k1)
+    ks = (k0, k1, k0 ^ k1 ^ PARITY)
+    return [(_U(ks[(g + 1) % 3]), _U((ks[(g + 2) % 3] + g + 1) & 0xFFFFFFFF)) for g in range(5)]
+
+
+def _rounds(y0: np.ndarray, y1: np.ndarray, t: np.ndarray, keys: Any) -> None:
+    """The 20 rounds and key injections, in place on a chunk (``y0, y1`` already hold ``x + k``).
+
+    ``keys`` is the list of ``_injections`` of a scalar key, or a tuple ``(k0, k1, k2)`` of chunk arrays.
+    """
+    add, shl, shr = np.add, np.left_shift, np.right_shift
+    bor, bxor = np.bitwise_or, np.bitwise_xor
+    scalar = isinstance(keys, list)
+    for group in range(5):
+        for left, right in _ROT[group % 2]:
+            add(y0, y1, out=y0)
+            shl(y1, left, out=t)
+            shr(y1, right, out=y1)
+            bor(y1, t, out=y1)
+            bxor(y1, y0, out=y1)
+        if scalar:
+            a, b = keys[group]
+            add(y0, a, out=y0)
+            add(y1, b, out=y1)
+        else:
+            add(y0, keys[(group + 1) % 3], out=y0)
+            add(y1, keys[(group + 2) % 3], out=y1)
+            add(y1, _U(group + 1), out=y1)
 
 
 def _flat_operand(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -80,25 +130,20 @@ def _threefry_numpy(k0: Any, k1: Any, x0: Any, x1: Any) -> list:
     """threefry2x32 on NumPy uint32 arrays (lax broadcasting), chunked, with in-place ufuncs."""
     operands = [np.asarray(a) for a in (k0, k1, x0, x1)]
     shape = np.broadcast_shapes(*[a.shape for a in operands])
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     out0 = np.empty(shape, _U32)
     out1 = np.empty(shape, _U32)
     if n == 0:
         return [out0, out1]
     k0, k1, c0, c1 = [_flat_operand(a, shape) for a in operands]
-    with np.errstate(over="ignore"):
-        k2 = k0 ^ k1 ^ np.uint32(PARITY)
-    ks = (k0, k1, k2)
-    scalar_keys = k0.ndim == 0 and k1.ndim == 0
-    # Per group: what is added to x0 and to x1 after its four rounds (scalars when the key is one key).
-    if scalar_keys:
+    scalar = k0.ndim == 0 and k1.ndim == 0
+    if scalar:
+        keys: Any = _injections(k0, k1)
+    else:
         with np.errstate(over="ignore"):
-            injections = [(ks[(g + 1) % 3][()], (ks[(g + 2) % 3] + np.uint32(g + 1))[()]) for g in range(5)]
-    rotations = [[(np.uint32(r), np.uint32(32 - r)) for r in group] for group in ROTATIONS]
+            k2 = k0 ^ k1 ^ _U(PARITY)
     flat0, flat1 = out0.reshape(-1), out1.reshape(-1)
     scratch = np.empty(min(_CHUNK, n), _U32)
-    add, shl, shr = np.add, np.left_shift, np.right_shift
-    bor, bxor = np.bitwise_or, np.bitwise_xor
 
     def part(a: np.ndarray, start: int, stop: int) -> np.ndarray:
         return a if a.ndim == 0 else a[start:stop]
@@ -106,28 +151,16 @@ def _threefry_numpy(k0: Any, k1: Any, x0: Any, x1: Any) -> list:
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
         y0, y1, t = flat0[start:stop], flat1[start:stop], scratch[: stop - start]
-        add(part(c0, start, stop), part(k0, start, stop), out=y0)
-        add(part(c1, start, stop), part(k1, start, stop), out=y1)
-        for group in range(5):
-            for left, right in rotations[group % 2]:
-                add(y0, y1, out=y0)
-                shl(y1, left, out=t)
-                shr(y1, right, out=y1)
-                bor(y1, t, out=y1)
-                bxor(y1, y0, out=y1)
-            if scalar_keys:
-                a, b = injections[group]
-                add(y0, a, out=y0)
-                add(y1, b, out=y1)
-            else:
-                add(y0, part(ks[(group + 1) % 3], start, stop), out=y0)
-                add(y1, part(ks[(group + 2) % 3], start, stop), out=y1)
-                add(y1, np.uint32(group + 1), out=y1)
+        np.add(part(c0, start, stop), part(k0, start, stop), out=y0)
+        np.add(part(c1, start, stop), part(k1, start, stop), out=y1)
+        if not scalar:
+            keys = tuple(np.broadcast_to(part(k, start, stop), y0.shape) for k in (k0, k1, k2))
+        _rounds(y0, y1, t, keys)
     return [out0, out1]
 
 
 def _threefry_impl(k0: Any, k1: Any, x0: Any, x1: Any) -> list:
-    if all(isinstance(a, (np.ndarray, np.generic)) for a in (k0, k1, x0, x1)):
+    if _is_numpy(k0, k1, x0, x1):
         return _threefry_numpy(k0, k1, x0, x1)
     return _threefry_generic(k0, k1, x0, x1)
 
@@ -150,10 +183,10 @@ threefry2x32_p = Primitive(
 
 def threefry_2x32(keypair: tuple[Any, Any], count: tuple[Any, Any]) -> tuple[Any, Any]:
     """Hash the counter words ``count = (x0, x1)`` under the key ``keypair = (k0, k1)``; all uint32,
-    broadcasting like lax (rank-0 operands or equal ranks with dims equal or 1).
+    broadcasting like lax (rank-0 operands, or equal ranks with dims equal or 1).
 
     Example:
-        >>> threefry_2x32((fnp.uint32(0), fnp.uint32(0)), (fnp.zeros(2, fnp.uint32), fnp.arange(2, dtype=fnp.uint32)))
+        >>> threefry_2x32((fnp.uint32(0), fnp.uint32(0)), (fnp.uint32(0), fnp.arange(2, dtype=fnp.uint32)))
     """
     from ..lax import _operand
 
@@ -171,9 +204,9 @@ def threefry2x32_reference(k0: Any, k1: Any, x0: Any, x1: Any) -> tuple[Any, Any
     from .. import lax
 
     def rotl(v: Any, r: int) -> Any:
-        return lax.bitwise_or(lax.shift_left(v, np.uint32(r)), lax.shift_right_logical(v, np.uint32(32 - r)))
+        return lax.bitwise_or(lax.shift_left(v, _U(r)), lax.shift_right_logical(v, _U(32 - r)))
 
-    ks = (k0, k1, lax.bitwise_xor(lax.bitwise_xor(k0, k1), np.uint32(PARITY)))
+    ks = (k0, k1, lax.bitwise_xor(lax.bitwise_xor(k0, k1), _U(PARITY)))
     x0 = lax.add(x0, k0)
     x1 = lax.add(x1, k1)
     for group in range(5):
@@ -181,54 +214,210 @@ def threefry2x32_reference(k0: Any, k1: Any, x0: Any, x1: Any) -> tuple[Any, Any
             x0 = lax.add(x0, x1)
             x1 = lax.bitwise_xor(rotl(x1, r), x0)
         x0 = lax.add(x0, ks[(group + 1) % 3])
-        x1 = lax.add(lax.add(x1, ks[(group + 2) % 3]), np.uint32(group + 1))
+        x1 = lax.add(lax.add(x1, ks[(group + 2) % 3]), _U(group + 1))
     return x0, x1
 
 
 # ---------------------------------------------------------------------------------------------------
-# Fused float kernels for the distributions
+# Finishing a chunk of hashed words: bits, unit floats, normals
 # ---------------------------------------------------------------------------------------------------
 
 
-def _unit_float_impl(bits: Any, dtype: np.dtype) -> Any:
-    nbits = dtype.itemsize * 8
-    nmant = np.finfo(dtype).nmant
-    if not isinstance(bits, (np.ndarray, np.generic)):  # cupy: whole-array expressions
-        one = np.array(1.0, dtype).view(bits.dtype)
-        return ((bits >> (nbits - nmant)) | one).view(dtype) - dtype.type(1.0)
-    out = np.right_shift(bits, bits.dtype.type(nbits - nmant))
-    out = np.asarray(out)
-    np.bitwise_or(out, np.array(1.0, dtype).view(bits.dtype), out=out)
-    floats = out.view(dtype)
-    np.subtract(floats, dtype.type(1.0), out=floats)
+def _finish_bits(width: int) -> Callable:
+    def finish(y0: np.ndarray, y1: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
+        if width == 64:
+            out[...] = y0
+            np.left_shift(out, np.uint64(32), out=out)
+            np.bitwise_or(out, y1, out=out)
+        elif width == 32:
+            np.bitwise_xor(y0, y1, out=out)
+        else:  # the low bits of the 32-bit value
+            np.bitwise_xor(y0, y1, out=y0)
+            np.copyto(out, y0, casting="unsafe")
+
+    return finish
+
+
+def _unit_into(y0: np.ndarray, y1: np.ndarray, t: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Floats in [0, 1) of ``dtype`` from the hashed words of a chunk (a view of scratch memory)."""
+    if dtype == np.float32:
+        np.bitwise_xor(y0, y1, out=y0)
+        np.right_shift(y0, _U(9), out=y0)
+        np.bitwise_or(y0, _U(0x3F800000), out=y0)
+        floats = y0.view(np.float32)
+        np.subtract(floats, np.float32(1.0), out=floats)
+        return floats
+    if dtype == np.float16:
+        np.bitwise_xor(y0, y1, out=y0)
+        np.bitwise_and(y0, _U(0xFFFF), out=y0)
+        np.right_shift(y0, _U(6), out=y0)
+        np.bitwise_or(y0, _U(0x3C00), out=y0)
+        return y0.astype(np.uint16).view(np.float16) - np.float16(1.0)
+    wide = y0.astype(np.uint64)  # float64: the 64-bit bits (y0 << 32) | y1
+    np.left_shift(wide, np.uint64(32), out=wide)
+    np.bitwise_or(wide, y1, out=wide)
+    np.right_shift(wide, np.uint64(12), out=wide)
+    np.bitwise_or(wide, np.uint64(0x3FF0000000000000), out=wide)
+    floats = wide.view(np.float64)
+    np.subtract(floats, 1.0, out=floats)
     return floats
 
 
-def _unit_float_aval(bits: ShapedArray, dtype: np.dtype) -> ShapedArray:
-    if (
-        bits.dtype.kind != "u"
-        or np.dtype(dtype).kind != "f"
-        or bits.dtype.itemsize != np.dtype(dtype).itemsize
-    ):
-        raise ShapeDtypeError(
-            f"random_unit_float maps unsigned bits to a float of the same width, got {bits.str_short()} "
-            f"-> {np.dtype(dtype).name}."
-        )
-    return ShapedArray(bits.shape, dtype)
+def _finish_uniform(dtype: np.dtype) -> Callable:
+    def finish(y0: np.ndarray, y1: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
+        out[...] = _unit_into(y0, y1, t, dtype)
+
+    return finish
 
 
-# Unsigned bits -> floats in [0, 1): the top mantissa-width bits become the mantissa of a float in [1, 2),
-# minus one (exact). Same as bitcast((bits >> (nbits - nmant)) | bits_of(1.0)) - 1.
-unit_float_p = Primitive("random_unit_float", _unit_float_impl, _unit_float_aval, weak="never")
+def _finish_normal(dtype: np.dtype) -> Callable:
+    # JAX: u = uniform(nextafter(-1, 0), 1) = max(lo, f * (1 - lo) + lo); 1 - lo rounds to 2, and f * 2 + lo
+    # is exact (a multiple of 2**-(nmant+1) below 1 in magnitude), so no fused multiply-add is needed and
+    # the max changes nothing. Then sqrt(2) * erf_inv(u), in the dtype.
+    lo = np.nextafter(dtype.type(-1.0), dtype.type(0.0))
+    sqrt2 = dtype.type(_SQRT2)
+
+    def finish(y0: np.ndarray, y1: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
+        u = _unit_into(y0, y1, t, dtype)
+        np.multiply(u, dtype.type(2.0), out=u)
+        np.add(u, lo, out=u)
+        if dtype == np.float32:
+            _giles_chunk(u, out, t.view(np.float32))
+        elif dtype == np.float16:
+            out[...] = _erf_inv_fast_impl(u)
+        else:
+            out[...] = special_math.erf_inv(u)
+        np.multiply(out, sqrt2, out=out)
+
+    return finish
 
 
-def unit_float(bits: Any, dtype: Any) -> Any:
-    """Floats in [0, 1) of ``dtype`` from unsigned ``bits`` of the same width (JAX's mantissa construction).
+def _draw_numpy(
+    k0: np.ndarray, k1: np.ndarray, shape: tuple[int, ...], out: np.ndarray, finish: Callable
+) -> None:
+    """Hash counters ``0 .. prod(shape)-1`` under each key of ``(k0, k1)`` (same shape B) into ``out``
+    (shape ``B + shape``), one cache-sized chunk at a time; ``finish`` turns a chunk's words into output."""
+    m = math.prod(shape)
+    total = out.size
+    if total == 0:
+        return
+    flat_out = out.reshape(-1)
+    size = min(_CHUNK, total)
+    y0, y1, t = np.empty(size, _U32), np.empty(size, _U32), np.empty(size, _U32)
+    base = np.arange(size, dtype=np.int64 if total >= 2**32 else _U32)
+    scalar = k0.size == 1
+    if scalar:
+        key0, key1 = int(k0.reshape(())), int(k1.reshape(()))
+        keys: Any = _injections(key0, key1)
+    else:
+        k0f, k1f = k0.reshape(-1), k1.reshape(-1)
+        with np.errstate(over="ignore"):
+            k2f = k0f ^ k1f ^ _U(PARITY)
+    for start in range(0, total, _CHUNK):
+        stop = min(start + _CHUNK, total)
+        n = stop - start
+        a0, a1, at = y0[:n], y1[:n], t[:n]
+        if scalar:  # x0 = 0 + k0, x1 = i + k1 (mod 2**32)
+            a0.fill(key0)
+            np.add(base[:n], _U((start + key1) & 0xFFFFFFFF), out=a1, casting="unsafe")
+        else:
+            index = base[:n] + start
+            owner = index // m
+            counter = index - owner * m
+            kc = (k0f[owner], k1f[owner], k2f[owner])
+            a0[...] = kc[0]
+            np.add(counter, kc[1], out=a1, casting="unsafe")
+            keys = kc
+        _rounds(a0, a1, at, keys)
+        finish(a0, a1, at, flat_out[start:stop])
 
-    Example: ``unit_float(fnp.asarray([0, 2**31], fnp.uint32), fnp.float32)`` is ``[0., 0.5]``.
-    """
-    return unit_float_p.bind(bits, dtype=np.dtype(dtype))
 
+def _draw_generic(k0: Any, k1: Any, shape: tuple[int, ...]) -> tuple[Any, Any]:
+    """Whole-array hashed words for non-NumPy backends (cupy): shapes ``B + shape``."""
+    xp = __import__(type(k0).__module__.split(".")[0])
+    m = math.prod(shape)
+    counters = xp.arange(m, dtype=xp.uint32).reshape((1,) * k0.ndim + tuple(shape))
+    k0 = k0.reshape(k0.shape + (1,) * len(shape))
+    k1 = k1.reshape(k1.shape + (1,) * len(shape))
+    zero = xp.zeros((), xp.uint32)
+    return tuple(_threefry_generic(k0, k1, zero, counters))
+
+
+def _finish_generic(kind: str, y0: Any, y1: Any, dtype: np.dtype) -> Any:
+    if kind == "bits":
+        width = dtype.itemsize * 8
+        if width == 64:
+            return (y0.astype(dtype) << np.uint64(32)) | y1.astype(dtype)
+        return (y0 ^ y1).astype(dtype)
+    if dtype == np.float64:
+        bits = (y0.astype(np.uint64) << np.uint64(32)) | y1.astype(np.uint64)
+        floats = ((bits >> np.uint64(12)) | np.uint64(0x3FF0000000000000)).view(np.float64) - 1.0
+    elif dtype == np.float32:
+        floats = (((y0 ^ y1) >> _U(9)) | _U(0x3F800000)).view(np.float32) - np.float32(1.0)
+    else:
+        half = (((y0 ^ y1) & _U(0xFFFF)) >> _U(6)) | _U(0x3C00)
+        floats = half.astype(np.uint16).view(np.float16) - np.float16(1.0)
+    if kind == "uniform":
+        return floats
+    lo = np.nextafter(dtype.type(-1.0), dtype.type(0.0))
+    u = floats * dtype.type(2.0) + lo
+    return _erf_inv_generic(u) * dtype.type(_SQRT2)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The fused draw primitives
+# ---------------------------------------------------------------------------------------------------
+
+
+def _make_draw(kind: str) -> Primitive:
+    """``random_<kind>[shape, dtype](k0, k1)``: one draw of ``shape`` per key, output ``k0.shape + shape``."""
+    name = f"random_{kind}"
+
+    def impl(k0: Any, k1: Any, *, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+        out_shape = tuple(np.shape(k0)) + tuple(shape)
+        if not _is_numpy(k0, k1):
+            y0, y1 = _draw_generic(k0, k1, shape)
+            return _finish_generic(kind, y0, y1, dtype)
+        if kind == "bits":
+            finish = _finish_bits(dtype.itemsize * 8)
+        elif kind == "uniform":
+            finish = _finish_uniform(dtype)
+        else:
+            finish = _finish_normal(dtype)
+        out = np.empty(out_shape, dtype)
+        with np.errstate(all="ignore"):
+            _draw_numpy(np.asarray(k0), np.asarray(k1), tuple(shape), out, finish)
+        return out
+
+    def abstract_eval(
+        k0: ShapedArray, k1: ShapedArray, *, shape: tuple[int, ...], dtype: np.dtype
+    ) -> ShapedArray:
+        if k0.dtype != _U32 or k1.dtype != _U32 or k0.shape != k1.shape:
+            raise ShapeDtypeError(
+                f"{name} takes the two uint32 key words of equal shapes, got {k0.str_short()}, {k1.str_short()}."
+            )
+        wanted = "u" if kind == "bits" else "f"
+        if np.dtype(dtype).kind != wanted or np.dtype(dtype).itemsize not in (
+            (1, 2, 4, 8) if kind == "bits" else (2, 4, 8)
+        ):
+            raise ShapeDtypeError(f"{name} cannot produce dtype {np.dtype(dtype).name}.")
+        if math.prod(shape) >= 2**32:
+            raise ShapeDtypeError(f"{name}: at most 2**32 - 1 values per key and call, got shape {shape}.")
+        return ShapedArray(tuple(k0.shape) + tuple(shape), dtype)
+
+    prim = Primitive(name, impl, abstract_eval, weak="never")
+    param_printers[name] = lambda params: {"shape": params["shape"], "dtype": np.dtype(params["dtype"]).name}
+    return prim
+
+
+random_bits_p = _make_draw("bits")
+random_uniform_p = _make_draw("uniform")
+random_normal_p = _make_draw("normal")
+
+
+# ---------------------------------------------------------------------------------------------------
+# erf_inv (Giles) and fma
+# ---------------------------------------------------------------------------------------------------
 
 # Giles (2010), single precision: central branch (w < 5) and tail branch, highest coefficient first.
 _GILES_CENTRAL = (
@@ -253,10 +442,12 @@ _GILES_TAIL = (
     1.00167406,
     2.83297682,
 )
+_GILES_CENTRAL_F32 = [np.float32(c) for c in _GILES_CENTRAL]
+_GILES_TAIL_F32 = [np.float32(c) for c in _GILES_TAIL]
 
 
 def _giles_chunk(x: np.ndarray, out: np.ndarray, w: np.ndarray) -> None:
-    """erf_inv of a float32 chunk ``x`` into ``out`` (``w`` is scratch of the same size)."""
+    """erf_inv of a float32 chunk ``x`` into ``out`` (``w``: float32 scratch of the same size)."""
     f32 = np.float32
     np.multiply(x, x, out=w)
     np.negative(w, out=w)
@@ -265,23 +456,45 @@ def _giles_chunk(x: np.ndarray, out: np.ndarray, w: np.ndarray) -> None:
     tail = np.flatnonzero(~(w < f32(5.0)))  # rare (|x| > 0.9966), and NaN (|x| > 1)
     wt = np.sqrt(w[tail]) - f32(3.0) if tail.size else None
     np.subtract(w, f32(2.5), out=w)
-    out.fill(f32(_GILES_CENTRAL[0]))
-    for c in _GILES_CENTRAL[1:]:
+    np.multiply(w, _GILES_CENTRAL_F32[0], out=out)
+    for c in _GILES_CENTRAL_F32[1:-1]:
+        np.add(out, c, out=out)
         np.multiply(out, w, out=out)
-        np.add(out, f32(c), out=out)
+    np.add(out, _GILES_CENTRAL_F32[-1], out=out)
     if tail.size:
-        p = np.full(tail.size, f32(_GILES_TAIL[0]))
-        for c in _GILES_TAIL[1:]:
-            p = p * wt + f32(c)
+        p = np.full(tail.size, _GILES_TAIL_F32[0])
+        for c in _GILES_TAIL_F32[1:]:
+            p = p * wt + c
         out[tail] = p
         edge = tail[np.abs(x[tail]) == f32(1.0)]
         out[edge] = np.inf  # times x below: +-inf at +-1
     np.multiply(out, x, out=out)
 
 
+def _erf_inv_generic(x: Any) -> Any:
+    """Giles's polynomial with whole-array operators and selects (cupy; float64 input is upcast data)."""
+    xp = __import__(type(x).__module__.split(".")[0])
+    dtype = x.dtype
+    x32 = x.astype(np.float32)
+    w = -xp.log1p(-x32 * x32)
+    wc = w - np.float32(2.5)
+    central = xp.full(x32.shape, _GILES_CENTRAL_F32[0], np.float32)
+    for c in _GILES_CENTRAL_F32[1:]:
+        central = central * wc + c
+    wt = xp.sqrt(w) - np.float32(3.0)
+    tail = xp.full(x32.shape, _GILES_TAIL_F32[0], np.float32)
+    for c in _GILES_TAIL_F32[1:]:
+        tail = tail * wt + c
+    p = xp.where(w < np.float32(5.0), central, tail)
+    p = xp.where(xp.abs(x32) == np.float32(1.0), np.float32(np.inf), p)
+    return (p * x32).astype(dtype)
+
+
 def _erf_inv_fast_impl(x: Any) -> Any:
-    if not isinstance(x, (np.ndarray, np.generic)) or x.dtype == np.float64:
-        return special_math.erf_inv(x) if isinstance(x, (np.ndarray, np.generic)) else _erf_inv_generic(x)
+    if not _is_numpy(x):
+        return _erf_inv_generic(x)
+    if x.dtype == np.float64:
+        return special_math.erf_inv(x)
     dtype = x.dtype
     arr = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
     out = np.empty(arr.shape, np.float32)
@@ -292,24 +505,6 @@ def _erf_inv_fast_impl(x: Any) -> Any:
             _giles_chunk(arr[start:stop], out[start:stop], scratch[: stop - start])
     out = out.reshape(np.shape(x)).astype(dtype, copy=False)
     return out[()] if out.ndim == 0 else out
-
-
-def _erf_inv_generic(x: Any) -> Any:
-    """Giles's polynomial with whole-array operators and selects (for cupy arrays)."""
-    xp = type(x).__module__.split(".")[0]
-    mod = __import__(xp)
-    w = -mod.log1p(-x * x)
-    central = x.dtype.type(_GILES_CENTRAL[0])
-    wc = w - 2.5
-    for c in _GILES_CENTRAL[1:]:
-        central = central * wc + c
-    tail = x.dtype.type(_GILES_TAIL[0])
-    wt = mod.sqrt(w) - 3.0
-    for c in _GILES_TAIL[1:]:
-        tail = tail * wt + c
-    p = mod.where(w < 5.0, central, tail)
-    p = mod.where(mod.abs(x) == 1.0, mod.inf, p)
-    return (p * x).astype(x.dtype)
 
 
 def _erf_inv_fast_aval(x: ShapedArray) -> ShapedArray:
@@ -346,7 +541,7 @@ def _fma_impl(x: Any, y: Any, z: Any) -> Any:
     if dtype.itemsize < 8:  # float16/32 products are exact in float64: one rounding at the end
         wide = np.float64
         return (np.multiply(x, y, dtype=wide) + np.asarray(z, wide)).astype(dtype)
-    if isinstance(x, (np.ndarray, np.generic)):
+    if _is_numpy(x, y, z):
         out = _fma64(*np.broadcast_arrays(np.asarray(x), np.asarray(y), np.asarray(z)))
         return out[()] if out.ndim == 0 else out
     return x * y + z
@@ -359,7 +554,7 @@ def _fma_aval(x: ShapedArray, y: ShapedArray, z: ShapedArray) -> ShapedArray:
     return ShapedArray(shape, dtype, x.weak_type and y.weak_type and z.weak_type)
 
 
-# x * y + z with one rounding (float16/float32; float64 rounds twice), as XLA contracts them on CPU.
+# x * y + z with one rounding (float16/32 exactly; float64 up to rare ties), as XLA contracts them on CPU.
 fma_p = Primitive("fma", _fma_impl, _fma_aval)
 
 
@@ -369,11 +564,17 @@ fma_p = Primitive("fma", _fma_impl, _fma_aval)
 
 from ..core.trace import aval_of  # noqa: E402
 from ..transforms.ad import Zero, add_tangents, defjvp_zero, tangent_aval  # noqa: E402
-from ..transforms.batching import broadcast_operands, broadcasting, vectorized  # noqa: E402
+from ..transforms.batching import (  # noqa: E402
+    bdim_at_front,
+    broadcast_operands,
+    broadcasting,
+    vectorized,
+)
 from .elementwise import exp_p, mul_p  # noqa: E402
+from .shape import broadcast_in_dim_p  # noqa: E402
 
-defjvp_zero(threefry2x32_p)
-defjvp_zero(unit_float_p)
+for _p in (threefry2x32_p, random_bits_p, random_uniform_p, random_normal_p):
+    defjvp_zero(_p)
 
 
 def _threefry_batch(axis_size: int, vals: list, dims: list) -> tuple[list, list]:
@@ -387,8 +588,18 @@ def _threefry_batch(axis_size: int, vals: list, dims: list) -> tuple[list, list]
     return threefry2x32_p.bind(*broadcast_operands(vals, dims)), [0, 0]
 
 
+def _draw_batch(prim: Primitive) -> Callable:
+    def rule(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, int]:
+        # The keys' shape leads the output, so batching the keys (batch first) batches the draw.
+        k0, k1 = (bdim_at_front(v, d, axis_size) for v, d in zip(vals, dims))
+        return prim.bind(k0, k1, **params), 0
+
+    return rule
+
+
 threefry2x32_p.batch = _threefry_batch
-vectorized(unit_float_p)
+for _p in (random_bits_p, random_uniform_p, random_normal_p):
+    _p.batch = _draw_batch(_p)
 vectorized(erf_inv_fast_p)
 broadcasting(fma_p)
 
@@ -398,27 +609,35 @@ def _erf_inv_fast_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
     y = erf_inv_fast_p.bind(x)
     if type(t) is Zero:
         return y, Zero(tangent_aval(aval_of(y)))
-    half_sqrt_pi = np.asarray(np.sqrt(np.pi) / 2.0, dtype=aval_of(y).dtype)
-    from ..lax import _operand
+    from ..core.array import Array
 
-    scale = mul_p.bind(_operand(half_sqrt_pi, y), exp_p.bind(mul_p.bind(y, y)))
+    half_sqrt_pi = Array(np.asarray(np.sqrt(np.pi) / 2.0, dtype=aval_of(y).dtype), False)
+    scale = mul_p.bind(half_sqrt_pi, exp_p.bind(mul_p.bind(y, y)))
     return y, mul_p.bind(t, scale)
 
 
 erf_inv_fast_p.jvp = _erf_inv_fast_jvp
 
 
+def _to_shape(t: Any, shape: tuple[int, ...]) -> Any:
+    if tuple(t.shape) == shape:
+        return t
+    dims = tuple(range(len(shape))) if t.ndim else ()
+    return broadcast_in_dim_p.bind(t, shape=shape, broadcast_dimensions=dims, sharding=None)
+
+
 def _fma_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
     x, y, z = primals
     tx, ty, tz = tangents
     out = fma_p.bind(x, y, z)
+    shape = tuple(aval_of(out).shape)
     total: Any = Zero(tangent_aval(aval_of(out)))
     if type(tx) is not Zero:
-        total = add_tangents(total, mul_p.bind(tx, y))
+        total = add_tangents(total, _to_shape(mul_p.bind(tx, y), shape))
     if type(ty) is not Zero:
-        total = add_tangents(total, mul_p.bind(x, ty))
+        total = add_tangents(total, _to_shape(mul_p.bind(x, ty), shape))
     if type(tz) is not Zero:
-        total = add_tangents(total, tz)
+        total = add_tangents(total, _to_shape(tz, shape))
     return out, total
 
 

@@ -30,7 +30,8 @@ def _check_tangent(primal: Any, tangent: Any, where: str) -> None:
             raise TypeError(f"{where}: a float0 tangent was given for a {expected.str_short()} primal.")
         return
     if tuple(got.shape) != tuple(expected.shape) or got.dtype != expected.dtype:
-        raise ValueError(
+        error = ValueError if tuple(got.shape) != tuple(expected.shape) else TypeError  # as JAX
+        raise error(
             f"{where}: primal and tangent arguments must have equal shapes and dtypes (tangent dtype "
             f"float0 for integer primals); got primal {aval_of(primal).str_short()} with tangent "
             f"{got.str_short()}."
@@ -47,7 +48,9 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
     flat_p, tree_p = tree_util.tree_flatten(tuple(primals))
     flat_t, tree_t = tree_util.tree_flatten(tuple(tangents))
     if tree_p != tree_t:
-        raise ValueError(f"jvp: primal and tangent trees differ: {tree_p} vs {tree_t}.")
+        raise TypeError(
+            f"jvp: primal and tangent arguments must have the same tree structure; got {tree_p} and {tree_t}."
+        )
     flat_p = [_as_array(p) for p in flat_p]
     flat_t = [t if isinstance(t, np.ndarray) and t.dtype == float0 else _as_array(t) for t in flat_t]
     for p, t in zip(flat_p, flat_t):
@@ -84,7 +87,7 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     def f_jvp(*tangents: Any) -> Any:
         flat_t, tree_t = tree_util.tree_flatten(tuple(tangents))
         if tree_t != tree_in:
-            raise ValueError(f"linearize: tangent tree {tree_t} does not match the primal tree {tree_in}.")
+            raise TypeError(f"linearize: tangent tree {tree_t} does not match the primal tree {tree_in}.")
         return tree_util.tree_unflatten(tree_out, linear.jvp([_as_array(t) for t in flat_t]))
 
     result = (tree_util.tree_unflatten(tree_out, outs), f_jvp)

@@ -1,0 +1,516 @@
+"""Build fused C kernels with the system C compiler, cache them on disk, load them with ctypes.
+
+All kernels of one jit go into one translation unit and one compiler call. The shared object is cached
+under a per-user directory (``$FUNCTORCH_LITE_CACHE_DIR``, else ``$XDG_CACHE_HOME/functorch_lite/kernels``,
+else ``~/.cache/functorch_lite/kernels``) created with mode 0700; before any ``.so`` is loaded the
+directory must belong to us and be closed to group and others (loading a shared object runs its code),
+else a private temporary directory is used instead, with a warning. Entries are content-addressed by
+``sha256(format version, source, flags, compiler identity and version, target CPU)``; the compiler writes
+to a temporary file that is renamed into place atomically (readers never see a partial file, and several
+processes building the same kernel at once are harmless); a sidecar digest detects corrupt or truncated
+entries, which are rebuilt. Loaded libraries are also kept in memory for the life of the process.
+
+Kernels take the ndarray objects themselves (``ctypes.py_object``) and read data pointers, shapes and
+strides from numpy's ``PyArrayObject`` fields, so a call marshals nothing but object pointers; the layout
+is verified once per process (``layout_ok``). Kernels never run OpenMP regions in a process forked after
+one ran (libgomp is not fork-safe): a fork handler sets their thread count to 1 in the child.
+
+Environment: ``FUNCTORCH_LITE_CC`` (compiler, default ``$CC`` or ``cc``), ``FUNCTORCH_LITE_CFLAGS`` (extra
+flags, part of the key), ``FUNCTORCH_LITE_CACHE_DIR``, ``FUNCTORCH_LITE_DISABLE_DISK_CACHE=1``,
+``FUNCTORCH_LITE_SAVE_SOURCE=1`` (keep ``<key>.c`` beside each entry), ``FUNCTORCH_LITE_NUM_THREADS``,
+``FUNCTORCH_LITE_KERNELS=0`` (never compile: every jit runs on numpy),
+``FUNCTORCH_LITE_KERNEL_MIN_ELEMENTS`` (smaller groups stay numpy calls; default 256).
+
+Example:
+    >>> lib = build([kernel])          # compiles once, later calls hit the caches
+    >>> lib.function("k0")(dims, x, out)
+    0
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import render
+from .kernel_ir import Kernel
+
+CACHE_FORMAT = "1"
+BASE_FLAGS = (
+    "-O3",
+    "-march=native",
+    "-ffp-contract=off",  # no FMA contraction: results equal numpy's bit for bit
+    "-fno-math-errno",  # lets sqrt and rounding vectorise; no IEEE change (never -ffast-math)
+    "-fwrapv",
+    "-fno-strict-aliasing",
+    "-fvisibility=hidden",
+    "-fPIC",
+    "-shared",
+)
+OPENMP_FLAGS = ("-fopenmp",)
+
+
+class CompilerUnavailable(RuntimeError):
+    """No usable C compiler: jit runs the same plan on numpy."""
+
+
+class BuildError(RuntimeError):
+    """The compiler rejected a generated translation unit (a bug in the code generator)."""
+
+
+def _env_flag(name: str, default: str = "0") -> bool:
+    return os.environ.get(name, default) not in ("0", "", "false", "False", "no")
+
+
+def _default_threads() -> int:
+    value = os.environ.get("FUNCTORCH_LITE_NUM_THREADS")
+    if value:
+        return max(1, int(value))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Settings:
+    """Process-wide knobs (tests change them; the environment sets the defaults)."""
+
+    cc: str = field(
+        default_factory=lambda: os.environ.get("FUNCTORCH_LITE_CC") or os.environ.get("CC") or "cc"
+    )
+    extra_flags: tuple = field(
+        default_factory=lambda: tuple(shlex.split(os.environ.get("FUNCTORCH_LITE_CFLAGS", "")))
+    )
+    cache_dir: str | None = field(default_factory=lambda: os.environ.get("FUNCTORCH_LITE_CACHE_DIR"))
+    disk_cache: bool = field(default_factory=lambda: not _env_flag("FUNCTORCH_LITE_DISABLE_DISK_CACHE"))
+    save_source: bool = field(default_factory=lambda: _env_flag("FUNCTORCH_LITE_SAVE_SOURCE"))
+    enabled: bool = field(default_factory=lambda: _env_flag("FUNCTORCH_LITE_KERNELS", "1"))
+    num_threads: int = field(default_factory=_default_threads)
+    min_elements: int = field(
+        default_factory=lambda: int(os.environ.get("FUNCTORCH_LITE_KERNEL_MIN_ELEMENTS", "256"))
+    )
+    parallel_min_work: int = 1 << 18  # elements x cost weight before a kernel uses several threads
+
+
+settings = Settings()
+
+_lock = threading.RLock()
+_loaded: dict[str, Library] = {}  # in-memory cache: key -> library
+_all_libraries: list[Library] = []
+_warned: set[str] = set()
+_toolchain_cache: dict[tuple, dict] = {}
+_dir_checked: dict[str, str] = {}
+
+
+def warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+# ---------------------------------------------------------------------------------------------------
+# numpy's object layout
+# ---------------------------------------------------------------------------------------------------
+
+_layout: bool | None = None
+
+
+def layout_ok() -> bool:
+    """Whether ndarray objects have the ``PyArrayObject_fields`` layout the kernels read (checked once)."""
+    global _layout
+    if _layout is None:
+        try:
+            a = np.arange(6.0).reshape(2, 3)[:, ::2]
+            base = id(a)
+            p = ctypes.c_void_p.from_address
+            i64 = ctypes.c_int64.from_address
+            ok = p(base + 8).value == id(np.ndarray) and p(base + 16).value == a.ctypes.data
+            ok = ok and ctypes.c_int.from_address(base + 24).value == a.ndim
+            dims, strides = p(base + 32).value, p(base + 40).value
+            ok = ok and [i64(dims + 8 * k).value for k in range(2)] == list(a.shape)
+            ok = ok and [i64(strides + 8 * k).value for k in range(2)] == list(a.strides)
+            ro = np.ones(3)
+            ro.flags.writeable = False
+            ok = ok and bool(ctypes.c_int.from_address(base + 64).value & 0x400)
+            ok = ok and not ctypes.c_int.from_address(id(ro) + 64).value & 0x400
+            _layout = bool(ok)
+        except Exception:  # noqa: BLE001 - any surprise means: do not read objects from C
+            _layout = False
+    return _layout
+
+
+# ---------------------------------------------------------------------------------------------------
+# The cache directory
+# ---------------------------------------------------------------------------------------------------
+
+
+def default_cache_dir() -> str:
+    if settings.cache_dir:
+        return settings.cache_dir
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "functorch_lite", "kernels")
+
+
+def _private_dir(path: str) -> bool:
+    """Whether ``path`` is a real directory owned by us with no group/other access."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def cache_dir() -> str:
+    """The checked cache directory (created 0700); a private temporary one if it is not safe."""
+    path = default_cache_dir()
+    checked = _dir_checked.get(path)
+    if checked is not None:
+        return checked
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError:
+        pass
+    if _private_dir(path):
+        result = path
+    else:
+        result = tempfile.mkdtemp(prefix="functorch_lite-kernels-")
+        warn_once(
+            "dir:" + path,
+            f"functorch_lite: the kernel cache directory {path} is not a directory owned by this user with "
+            f"mode 0700 (loading a shared object runs its code), so it is not used; kernels are cached in "
+            f"{result} for this process. Fix its owner/permissions or set FUNCTORCH_LITE_CACHE_DIR.",
+        )
+    _dir_checked[path] = result
+    return result
+
+
+def _safe_file(path: str) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+# ---------------------------------------------------------------------------------------------------
+# The compiler
+# ---------------------------------------------------------------------------------------------------
+
+
+def find_compiler() -> str:
+    path = shutil.which(settings.cc)
+    if path is None:
+        raise CompilerUnavailable(
+            f"no C compiler found (looked for {settings.cc!r}; set FUNCTORCH_LITE_CC or CC)"
+        )
+    return os.path.realpath(path)
+
+
+def _cpu_signature() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            lines = [
+                ln for ln in f.read().splitlines() if ln.startswith(("model name", "flags", "vendor_id"))
+            ]
+        return hashlib.sha256("\n".join(sorted(set(lines))).encode()).hexdigest()[:16]
+    except OSError:
+        import platform
+
+        return platform.machine() + "-" + platform.processor()
+
+
+def toolchain(cc: str) -> dict:
+    """The compiler's version, target triple and the CPU ``-march=native`` resolves to, remembered in the
+    cache directory keyed by the compiler binary's identity (so a warm process spawns nothing)."""
+    st = os.stat(cc)
+    ident = (cc, st.st_size, st.st_mtime_ns, _cpu_signature())
+    info = _toolchain_cache.get(ident)
+    if info is not None:
+        return info
+    record = "|".join(map(str, ident))
+    path = os.path.join(cache_dir(), "toolchain.json") if settings.disk_cache else None
+    table: dict = {}
+    if path and _safe_file(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                table = json.load(f)
+        except (OSError, ValueError):
+            table = {}
+    info = table.get(record)
+    if not isinstance(info, dict):
+        info = {
+            "version": _run([cc, "-dumpfullversion", "-dumpversion"]),
+            "machine": _run([cc, "-dumpmachine"]),
+        }
+        march = "native"
+        help_text = _run([cc, "-march=native", "-Q", "--help=target"])
+        for line in help_text.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "-march=":
+                march = parts[1]
+        info["march"] = march
+        table[record] = info
+        if path:
+            _atomic_write(path, json.dumps(table, sort_keys=True).encode())
+    _toolchain_cache[ident] = info
+    return info
+
+
+def _run(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix="tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def flags() -> tuple[str, ...]:
+    return BASE_FLAGS + OPENMP_FLAGS + tuple(settings.extra_flags)
+
+
+def cache_key(source: str, cc: str, fl: tuple[str, ...]) -> str:
+    info = toolchain(cc)
+    parts = [CACHE_FORMAT, render.FORMAT_VERSION, source, cc, info["version"], info["machine"], info["march"]]
+    parts += list(fl)
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Libraries
+# ---------------------------------------------------------------------------------------------------
+
+
+class Library:
+    """A loaded shared object of kernels; ``function(name)`` is its ctypes entry point."""
+
+    def __init__(self, path: str, key: str):
+        self.path = path
+        self.key = key
+        self.cdll = ctypes.CDLL(path)
+        ctypes.c_void_p.in_dll(self.cdll, "fl_ndarray_type").value = id(np.ndarray)
+        self.set_threads(settings.num_threads)
+        ctypes.c_int64.in_dll(self.cdll, "fl_par_min").value = settings.parallel_min_work
+        self._functions: dict[str, Any] = {}
+
+    def set_threads(self, n: int) -> None:
+        ctypes.c_int.in_dll(self.cdll, "fl_threads").value = max(1, int(n))
+
+    def function(self, name: str, nargs: int | None = None) -> Any:
+        fn = self._functions.get(name)
+        if fn is None:
+            fn = getattr(self.cdll, name)
+            fn.restype = ctypes.c_int
+            if nargs is not None:
+                fn.argtypes = [ctypes.py_object] * nargs
+            self._functions[name] = fn
+        return fn
+
+
+def _after_fork_in_child() -> None:
+    for lib in _all_libraries:
+        try:
+            lib.set_threads(1)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _quiet_openmp() -> None:
+    """Idle OpenMP workers should not spin for long after a kernel (they would compete with numpy/BLAS
+    threads on small machines); only applies if the user set nothing and libgomp is not loaded yet."""
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = "20000"
+
+
+def build(kernels: list[Kernel]) -> tuple[Library, str]:
+    """Render ``kernels`` into one translation unit, compile it (or find it in a cache) and load it.
+
+    Returns the library and the C source. Raises ``CompilerUnavailable`` or ``BuildError``.
+    """
+    source = render.render_c(kernels)
+    return load_source(source), source
+
+
+def load_source(source: str) -> Library:
+    if not layout_ok():
+        raise CompilerUnavailable("numpy's ndarray object layout is not the one the kernels read")
+    cc = find_compiler()
+    fl = flags()
+    with _lock:
+        key = cache_key(source, cc, fl)
+        lib = _loaded.get(key)
+        if lib is not None:
+            return lib
+        lib = _load_or_build(source, key, cc, fl)
+        _loaded[key] = lib
+        _all_libraries.append(lib)
+        return lib
+
+
+def _load_or_build(source: str, key: str, cc: str, fl: tuple[str, ...]) -> Library:
+    directory = cache_dir() if settings.disk_cache else _session_dir()
+    so = os.path.join(directory, key + ".so")
+    digest_path = so + ".sha256"
+    _quiet_openmp()
+    if os.path.exists(so):
+        lib = _try_load(so, digest_path, key)
+        if lib is not None:
+            return lib
+    lock_fd = _lock_file(os.path.join(directory, key + ".lock"))
+    try:
+        if os.path.exists(so):  # another process built it while we waited
+            lib = _try_load(so, digest_path, key)
+            if lib is not None:
+                return lib
+        _compile(source, so, digest_path, directory, cc, fl)
+    finally:
+        _unlock(lock_fd)
+    lib = _try_load(so, digest_path, key)
+    if lib is None:
+        raise BuildError(f"the kernel library {so} just built cannot be loaded")
+    return lib
+
+
+_session: str | None = None
+
+
+def _session_dir() -> str:
+    global _session
+    if _session is None:
+        _session = tempfile.mkdtemp(prefix="functorch_lite-kernels-")
+    return _session
+
+
+def _try_load(so: str, digest_path: str, key: str) -> Library | None:
+    """Load a cached entry after checking its owner, permissions and digest; delete it if it is corrupt."""
+    if not (_safe_file(so) and _safe_file(digest_path)):
+        if os.path.exists(so) and not _safe_file(so):
+            warn_once(
+                "file:" + so,
+                f"functorch_lite: refusing to load {so}: not a regular file owned by this user and closed to "
+                "writes by others; rebuilding it.",
+            )
+        _remove(so, digest_path)
+        return None
+    try:
+        with open(so, "rb") as f:
+            data = f.read()
+        with open(digest_path, encoding="ascii") as f:
+            expected = f.read().strip()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != expected:
+        _remove(so, digest_path)
+        return None
+    try:
+        return Library(so, key)
+    except OSError:
+        _remove(so, digest_path)
+        return None
+
+
+def _remove(*paths: str) -> None:
+    for p in paths:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+def _lock_file(path: str) -> int | None:
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+    except (OSError, ImportError):
+        return None
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing releases the flock
+
+
+def _compile(source: str, so: str, digest_path: str, directory: str, cc: str, fl: tuple[str, ...]) -> None:
+    tag = f"tmp-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
+    c_path = os.path.join(directory, tag + ".c")
+    tmp_so = os.path.join(directory, tag + ".so")
+    with open(c_path, "w", encoding="utf-8") as f:
+        f.write(source)
+    cmd = [cc, *fl, "-o", tmp_so, c_path]
+    try:
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        except OSError as exc:
+            raise CompilerUnavailable(f"cannot run the C compiler {cc}: {exc}") from exc
+        if proc.returncode != 0 and "-fopenmp" in fl and "fopenmp" in proc.stderr:
+            cmd = [c for c in cmd if c != "-fopenmp"]  # a compiler without OpenMP: serial kernels
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            kept = os.path.join(tempfile.gettempdir(), f"functorch_lite-failed-{os.getpid()}.c")
+            shutil.copyfile(c_path, kept)
+            raise BuildError(
+                f"C compiler failed ({' '.join(cmd[:3])} ...); source saved to {kept}:\n{proc.stderr[-2000:]}"
+            )
+        with open(tmp_so, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        os.chmod(tmp_so, 0o700)
+        _atomic_write(digest_path, digest.encode())
+        os.replace(tmp_so, so)
+        if settings.save_source:
+            os.replace(c_path, so[: -len(".so")] + ".c")
+    finally:
+        _remove(c_path, tmp_so)
+
+
+def clear_cache() -> None:
+    """Forget loaded libraries (they stay mapped) and delete the on-disk entries."""
+    with _lock:
+        _loaded.clear()
+        directory = default_cache_dir()
+        if _private_dir(directory):
+            for name in os.listdir(directory):
+                if name.endswith((".so", ".sha256", ".lock", ".c", ".json")) or name.startswith("tmp-"):
+                    _remove(os.path.join(directory, name))
+
+
+def describe() -> str:
+    """A one-line description of the build configuration, for the plan's text."""
+    return f"{settings.cc} {' '.join(flags())}"
+
+
+def kernels_enabled() -> bool:
+    return settings.enabled and sys.platform != "win32"
