@@ -227,7 +227,9 @@ def test_while_loop_reverse_mode_raises_with_the_fix():
     with pytest.raises(TypeError, match="use lax.scan or fori_loop with static bounds"):
         fl.jit(fl.grad(lambda x, n: lax.fori_loop(0, n, lambda i, c: c * 2.0, x)))(1.0, 3)
     # Concrete bounds (here an Array outside jit) make fori_loop a scan, which is reverse-differentiable.
-    assert float(fl.grad(lambda x, n: lax.fori_loop(0, n, lambda i, c: c * 2.0, x))(1.0, fnp.asarray(3))) == 8.0
+    assert (
+        float(fl.grad(lambda x, n: lax.fori_loop(0, n, lambda i, c: c * 2.0, x))(1.0, fnp.asarray(3))) == 8.0
+    )
     # Linearizing (the first half of reverse mode) works, as in JAX; only the transpose raises.
     y, f_jvp = fl.linearize(f, 1.5)
     assert float(y) == 12.0 and float(f_jvp(1.0)) == 8.0
@@ -679,7 +681,7 @@ def test_cond_branch_mismatch_errors_name_both_types():
     x = fnp.ones(3)
     with pytest.raises(
         TypeError,
-        match=r"has type float32\[3\] but the corresponding output of true_fun has type int32\[3\], so the dtypes do not match",
+        match=r"type float32\[3\] but the corresponding output of true_fun has type int32\[3\], so the dtypes",
     ):
         lax.cond(True, lambda x: x.astype(fnp.int32), lambda x: x, x)
     with pytest.raises(TypeError, match=r"float32\[3\].*float32\[2\], so the shapes do not match"):
@@ -709,7 +711,7 @@ def test_predicate_and_index_errors():
 def test_loop_carry_errors():
     with pytest.raises(
         TypeError,
-        match=r"The input carry c has type float32\[\] but the corresponding output carry component has type int32\[\], so the dtypes do not match",
+        match=r"input carry c has type float32\[\] but the corresponding output carry component has type int32",
     ):
         lax.scan(lambda c, x: (c.astype(fnp.int32), x), fnp.ones(()), fnp.ones(3))
     with pytest.raises(
@@ -718,7 +720,7 @@ def test_loop_carry_errors():
         lax.scan(lambda c, x: ((c, c), x), fnp.ones(()), fnp.ones(3))
     with pytest.raises(
         TypeError,
-        match=r"(?s)while_loop body function .* has type float32\[\] .* float32\[2\], so the shapes do not match",
+        match=r"(?s)while_loop body function .* type float32\[\] .* float32\[2\], so the shapes do not",
     ):
         lax.while_loop(lambda c: c < 3, lambda c: fnp.ones(2) * c, fnp.ones(()))
     with pytest.raises(

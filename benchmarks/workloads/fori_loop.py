@@ -1,7 +1,7 @@
-"""FORI - per-iteration overhead of ``lax.fori_loop`` under jit: 1000 tiny elementwise steps on float32[8].
+"""FORI - jit(fori_loop) of 1000 tiny elementwise steps on float32[8]: per-iteration overhead.
 
-The body is ``x * 0.999 + 0.001 * i`` (the loop index is used, so it cannot be folded away). Each call runs the
-whole 1000-step loop; the ``per iteration`` row is the same timing divided by 1000. The numpy column is a
+The body is ``x * 0.999 + 0.001 * i`` (the loop index is used, so it cannot be folded away). Each call runs
+the whole 1000-step loop; the ``per iteration`` row is the same timing divided by 1000. The numpy column is a
 plain Python ``for`` loop of the same numpy operations (the floor for any per-step dispatch in Python).
 """
 

@@ -1,5 +1,4 @@
-"""RNN - Elman RNN through ``lax.scan``: ``jit(value_and_grad)`` of a mean-squared loss (hidden 256, batch 32,
-100 steps, tanh).
+"""RNN - Elman RNN via lax.scan: jit(value_and_grad) of an MSE loss (hidden 256, batch 32, 100 steps).
 
 The model is ``h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b)`` with inputs of width 128; the loss is the mean of
 ``(h_t - target_t) ** 2`` over every step, and the gradient is taken with respect to ``(Wx, Wh, b)``.

@@ -293,12 +293,14 @@ def _atomic_write(path: str, data: bytes) -> None:
 
 
 def flags() -> tuple[str, ...]:
-    return BASE_FLAGS + OPENMP_FLAGS + tuple(settings.extra_flags)
+    return BASE_FLAGS + tuple(settings.extra_flags)
 
 
 def cache_key(source: str, cc: str, fl: tuple[str, ...]) -> str:
     info = toolchain(cc)
-    parts = [CACHE_FORMAT, render.FORMAT_VERSION, source, cc, info["version"], info["machine"], info["march"]]
+    runtime_src = hashlib.sha256(render.render_runtime().encode()).hexdigest()
+    parts = [CACHE_FORMAT, render.FORMAT_VERSION, runtime_src, source, cc, info["version"], info["machine"]]
+    parts.append(info["march"])
     parts += list(fl)
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
@@ -311,17 +313,11 @@ def cache_key(source: str, cc: str, fl: tuple[str, ...]) -> str:
 class Library:
     """A loaded shared object of kernels; ``function(name)`` is its ctypes entry point."""
 
-    def __init__(self, path: str, key: str):
+    def __init__(self, path: str, key: str, mode: int = ctypes.DEFAULT_MODE):
         self.path = path
         self.key = key
-        self.cdll = ctypes.CDLL(path)
-        ctypes.c_void_p.in_dll(self.cdll, "fl_ndarray_type").value = id(np.ndarray)
-        self.set_threads(settings.num_threads)
-        ctypes.c_int64.in_dll(self.cdll, "fl_par_min").value = settings.parallel_min_work
+        self.cdll = ctypes.CDLL(path, mode=mode)
         self._functions: dict[str, Any] = {}
-
-    def set_threads(self, n: int) -> None:
-        ctypes.c_int.in_dll(self.cdll, "fl_threads").value = max(1, int(n))
 
     def function(self, name: str, nargs: int | None = None) -> Any:
         fn = self._functions.get(name)
@@ -334,10 +330,38 @@ class Library:
         return fn
 
 
+_runtime: Library | None = None
+
+
+def runtime() -> Library:
+    """The kernel runtime library (built and cached like kernels; loaded once, RTLD_GLOBAL)."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            cc = find_compiler()
+            fl = flags() + OPENMP_FLAGS
+            source = render.render_runtime()
+            key = cache_key(source, cc, fl)
+            _quiet_openmp()
+            lib = _load_or_build(source, key, cc, fl, mode=ctypes.RTLD_GLOBAL)
+            ctypes.c_void_p.in_dll(lib.cdll, "functorch_lite_ndarray_type").value = id(np.ndarray)
+            ctypes.c_int64.in_dll(lib.cdll, "functorch_lite_par_min").value = settings.parallel_min_work
+            _runtime = lib
+            set_threads(settings.num_threads)
+        return _runtime
+
+
+def set_threads(n: int) -> None:
+    """How many threads large kernels may use (``FUNCTORCH_LITE_NUM_THREADS``; 1 after a fork)."""
+    settings.num_threads = max(1, int(n))
+    if _runtime is not None:
+        ctypes.c_int.in_dll(_runtime.cdll, "functorch_lite_nthreads").value = settings.num_threads
+
+
 def _after_fork_in_child() -> None:
-    for lib in _all_libraries:
+    if _runtime is not None:
         try:
-            lib.set_threads(1)
+            ctypes.c_int.in_dll(_runtime.cdll, "functorch_lite_nthreads").value = 1
         except Exception:  # noqa: BLE001
             pass
 
@@ -368,35 +392,35 @@ def load_source(source: str) -> Library:
     cc = find_compiler()
     fl = flags()
     with _lock:
+        runtime()
         key = cache_key(source, cc, fl)
         lib = _loaded.get(key)
-        if lib is not None:
-            return lib
-        lib = _load_or_build(source, key, cc, fl)
-        _loaded[key] = lib
-        _all_libraries.append(lib)
+        if lib is None:
+            lib = _load_or_build(source, key, cc, fl)
+            _loaded[key] = lib
         return lib
 
 
-def _load_or_build(source: str, key: str, cc: str, fl: tuple[str, ...]) -> Library:
+def _load_or_build(
+    source: str, key: str, cc: str, fl: tuple[str, ...], mode: int = ctypes.DEFAULT_MODE
+) -> Library:
     directory = cache_dir() if settings.disk_cache else _session_dir()
     so = os.path.join(directory, key + ".so")
     digest_path = so + ".sha256"
-    _quiet_openmp()
     if os.path.exists(so):
-        lib = _try_load(so, digest_path, key)
+        lib = _try_load(so, digest_path, key, mode)
         if lib is not None:
             return lib
     lock_fd = _lock_file(os.path.join(directory, key + ".lock"))
     try:
         if os.path.exists(so):  # another process built it while we waited
-            lib = _try_load(so, digest_path, key)
+            lib = _try_load(so, digest_path, key, mode)
             if lib is not None:
                 return lib
         _compile(source, so, digest_path, directory, cc, fl)
     finally:
         _unlock(lock_fd)
-    lib = _try_load(so, digest_path, key)
+    lib = _try_load(so, digest_path, key, mode)
     if lib is None:
         raise BuildError(f"the kernel library {so} just built cannot be loaded")
     return lib
@@ -412,7 +436,7 @@ def _session_dir() -> str:
     return _session
 
 
-def _try_load(so: str, digest_path: str, key: str) -> Library | None:
+def _try_load(so: str, digest_path: str, key: str, mode: int = ctypes.DEFAULT_MODE) -> Library | None:
     """Load a cached entry after checking its owner, permissions and digest; delete it if it is corrupt."""
     if not (_safe_file(so) and _safe_file(digest_path)):
         if os.path.exists(so) and not _safe_file(so):
@@ -434,7 +458,7 @@ def _try_load(so: str, digest_path: str, key: str) -> Library | None:
         _remove(so, digest_path)
         return None
     try:
-        return Library(so, key)
+        return Library(so, key, mode)
     except OSError:
         _remove(so, digest_path)
         return None
@@ -476,7 +500,7 @@ def _compile(source: str, so: str, digest_path: str, directory: str, cc: str, fl
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         except OSError as exc:
             raise CompilerUnavailable(f"cannot run the C compiler {cc}: {exc}") from exc
-        if proc.returncode != 0 and "-fopenmp" in fl and "fopenmp" in proc.stderr:
+        if proc.returncode != 0 and "-fopenmp" in cmd and "openmp" in proc.stderr.lower():
             cmd = [c for c in cmd if c != "-fopenmp"]  # a compiler without OpenMP: serial kernels
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:

@@ -762,21 +762,14 @@ class CRenderer:
             lines.append("const int pax = A->pax;")
         if k.inner:
             b.plan_scratch()
-        if b.scratch:
-            size = " * ".join(f"n{d}" for d in k.inner)
-            for v in b.scratch:
-                t = ctype(b.ops[v].dtype)
-                lines.append(f"{t}* const sc{v} = ({t}*)malloc(sizeof({t}) * ({size} > 0 ? {size} : 1));")
-            lines.append("if (" + " || ".join(f"!sc{v}" for v in b.scratch) + ") {")
-            lines.extend(f"  free(sc{v});" for v in b.scratch)
-            lines.append("  return 1;")
-            lines.append("}")
+        for j, v in enumerate(b.scratch):
+            t = ctype(b.ops[v].dtype)
+            lines.append(f"{t}* const sc{v} = ({t}*)A->sc[{j}] + (i64)tid * A->sc_n;")
         lines.extend(self._nest(k.outer, self._outer_body(k, b), parallel=True))
-        lines.extend(f"free(sc{v});" for v in b.scratch)
         lines.append("return 0;")
-        src = f"static int {k.name}_body(const fl_args* const A, const i64 lo, const i64 hi) {{\n"
+        src = f"static int {k.name}_body(const fl_args* const A, const i64 lo, const i64 hi, const int tid) {{\n"
         src += _indent(lines, 1) + "}\n"
-        return src + self._entry(k)
+        return src + self._entry(k, b)
 
     @staticmethod
     def _nest(axes: tuple[int, ...], body: list[str], parallel: bool) -> list[str]:
@@ -882,7 +875,7 @@ class CRenderer:
         core += [*_ind(stmts), "}", f"so += n{last};"]
         return ["{", "  i64 so = 0;", *_ind(self._nest(level, core, parallel=False)), "}"]
 
-    def _entry(self, k: Kernel) -> str:
+    def _entry(self, k: Kernel, b: _Body) -> str:
         n = len(k.params)
         emb = ", ".join(str(x) for prm in k.params for x in prm.emb) or "0"
         nd = ", ".join(str(prm.ndim) for prm in k.params)
@@ -892,45 +885,73 @@ class CRenderer:
         cls = ", ".join("1" if d in k.inner else "0" for d in range(k.rank)) or "0"
         args = ", ".join(f"const fl_arr* a{p}" for p in range(n))
         cost = 1 + 8 * sum(op.op not in CHEAP for op in k.ops)
-        return (
-            f"FL_EXPORT int {k.name}(const fl_arr* dims, {args}) {{\n"
-            f"  static const signed char emb[] = {{{emb}}};\n"
-            f"  static const signed char nd[] = {{{nd}}};\n"
-            f"  static const unsigned char isz[] = {{{isz}}};\n"
-            f"  static const unsigned char out[] = {{{out}}};\n"
-            f"  static const signed char order[] = {{{order}}};\n"
-            f"  static const unsigned char cls[] = {{{cls}}};\n"
-            f"  const fl_arr* const arrs[] = {{{', '.join(f'a{p}' for p in range(n))}}};\n"
-            "  fl_args A;\n"
-            f"  const int rc = fl_prepare(&A, dims, arrs, {n}, {k.rank}, emb, nd, isz, out, order, cls);\n"
-            "  if (rc) return rc < 0 ? 0 : rc;\n"
-            f"  return fl_launch({k.name}_body, &A, {cost});\n}}\n"
-        )
+        lines = [
+            f"FL_EXPORT int {k.name}(const fl_arr* dims, {args}) {{",
+            f"  static const signed char emb[] = {{{emb}}};",
+            f"  static const signed char nd[] = {{{nd}}};",
+            f"  static const unsigned char isz[] = {{{isz}}};",
+            f"  static const unsigned char out[] = {{{out}}};",
+            f"  static const signed char order[] = {{{order}}};",
+            f"  static const unsigned char cls[] = {{{cls}}};",
+            f"  const fl_arr* const arrs[] = {{{', '.join(f'a{p}' for p in range(n))}}};",
+            "  fl_args A;",
+            f"  int rc = functorch_lite_prepare(&A, dims, arrs, {n}, {k.rank}, emb, nd, isz, out, order, cls);",
+            "  if (rc) return rc < 0 ? 0 : rc;",
+            "  const int threads = functorch_lite_threads();",
+        ]
+        if not b.scratch:
+            lines.append(f"  return functorch_lite_launch({k.name}_body, &A, {cost}, threads);")
+            return "\n".join(lines) + "\n}\n"
+        for j, v in enumerate(b.scratch):  # one row per thread, allocated before any work starts
+            t = ctype(b.ops[v].dtype)
+            lines.append(f"  A.sc[{j}] = malloc(sizeof({t}) * (A.sc_n > 0 ? A.sc_n : 1) * threads);")
+        lines.append("  rc = 0;")
+        lines.append("  if (" + " && ".join(f"A.sc[{j}]" for j in range(len(b.scratch))) + ")")
+        lines.append(f"    rc = functorch_lite_launch({k.name}_body, &A, {cost}, threads);")
+        lines.append("  else rc = 1;")
+        lines += [f"  free(A.sc[{j}]);" for j in range(len(b.scratch))]
+        lines.append("  return rc;")
+        return "\n".join(lines) + "\n}\n"
 
 
-# The runtime part of every C translation unit: reading ndarray objects, collapsing dimensions, running
-# on OpenMP threads. ``fl_ndarray_type`` and the thread settings are set from Python after loading.
-C_RUNTIME = r"""
+# The runtime shared by every kernel library, compiled once into its own library (loaded RTLD_GLOBAL, so
+# the kernel libraries resolve these symbols at load time): reading ndarray objects, collapsing
+# dimensions, running a body on OpenMP threads. Kernel translation units only see ``C_RUNTIME_DECLS``.
+C_RUNTIME_DECLS = r"""
 #define FL_EXPORT __attribute__((visibility("default")))
 void* malloc(unsigned long);
 void free(void*);
 /* the head of numpy's PyArrayObject_fields; the layout is checked from Python before any call */
 typedef struct { i64 refcnt; const void* type; char* data; int nd; i64* dims; i64* strides; void* base;
                  void* descr; int flags; } fl_arr;
-typedef struct { char* p[32]; i64 s[32][8]; i64 n[8]; int rank, pax; } fl_args;
-FL_EXPORT const void* fl_ndarray_type = 0;
-FL_EXPORT int fl_threads = 1;
-FL_EXPORT i64 fl_par_min = 1 << 18;
+typedef struct { char* p[32]; i64 s[32][8]; i64 n[8]; int rank, pax; void* sc[4]; i64 sc_n; } fl_args;
+typedef int (*fl_body)(const fl_args*, i64, i64, int);
+int functorch_lite_prepare(fl_args* A, const fl_arr* dims, const fl_arr* const* arrs, int np_, int rank,
+                           const signed char* emb, const signed char* nd, const unsigned char* isz,
+                           const unsigned char* out, const signed char* order, const unsigned char* cls);
+int functorch_lite_threads(void);
+int functorch_lite_launch(fl_body body, const fl_args* A, i64 cost, int threads);
+"""
 
-static int fl_prepare(fl_args* A, const fl_arr* dims, const fl_arr* const* arrs, int np_, int rank,
-                      const signed char* emb, const signed char* nd, const unsigned char* isz,
-                      const unsigned char* out, const signed char* order, const unsigned char* cls) {
-  if (!fl_ndarray_type || dims->type != fl_ndarray_type || dims->nd != 1 || dims->dims[0] != rank) return 1;
+C_RUNTIME = r"""
+FL_EXPORT const void* functorch_lite_ndarray_type = 0;
+FL_EXPORT int functorch_lite_nthreads = 1;
+FL_EXPORT i64 functorch_lite_par_min = 1 << 18;
+
+FL_EXPORT int functorch_lite_threads(void) { return functorch_lite_nthreads > 0 ? functorch_lite_nthreads : 1; }
+
+FL_EXPORT int functorch_lite_prepare(fl_args* A, const fl_arr* dims, const fl_arr* const* arrs, int np_,
+                                     int rank, const signed char* emb, const signed char* nd,
+                                     const unsigned char* isz, const unsigned char* out,
+                                     const signed char* order, const unsigned char* cls) {
+  const void* nd_type = functorch_lite_ndarray_type;
+  if (!nd_type || dims->type != nd_type || dims->nd != 1 || dims->dims[0] != rank || rank > 8 || np_ > 32)
+    return 1;
   A->rank = rank;
   for (int d = 0; d < rank; d++) A->n[d] = ((const i64*)dims->data)[d];
   for (int p = 0; p < np_; p++) {
     const fl_arr* a = arrs[p];
-    if (a->type != fl_ndarray_type || a->nd != nd[p]) return 1;
+    if (a->type != nd_type || a->nd != nd[p]) return 1;
     if (out[p] && !(a->flags & 0x0400)) return 1;  /* NPY_ARRAY_WRITEABLE */
     const i64 sz = isz[p];
     if ((i64)((unsigned long)a->data % (unsigned long)sz)) return 1;
@@ -972,6 +993,9 @@ static int fl_prepare(fl_args* A, const fl_arr* dims, const fl_arr* const* arrs,
     const int a = order[j];
     if (A->pax < 0 || (A->n[A->pax] == 1 && A->n[a] > 1)) A->pax = a;
   }
+  A->sc_n = 1;
+  for (int d = 0; d < rank; d++) if (cls[d]) A->sc_n *= A->n[d];
+  for (int k = 0; k < 4; k++) A->sc[k] = 0;
   return 0;
 }
 
@@ -980,28 +1004,38 @@ int omp_get_thread_num(void);
 int omp_get_num_threads(void);
 #endif
 
-static int fl_launch(int (*body)(const fl_args*, i64, i64), const fl_args* A, i64 cost) {
+/* Run body over [0, n) of the parallel axis, split over up to ``threads`` OpenMP threads when the work
+   (elements x cost) is large enough. Returns 0, or 2 if a body failed. */
+FL_EXPORT int functorch_lite_launch(fl_body body, const fl_args* A, i64 cost, int threads) {
   const i64 n = A->pax >= 0 ? A->n[A->pax] : 1;
 #ifdef _OPENMP
   i64 work = cost;
   for (int d = 0; d < A->rank; d++) work *= A->n[d];
-  int T = fl_threads;
-  if (T > 1 && n > 1 && work >= fl_par_min) {
+  int T = threads;
+  if (T > 1 && n > 1 && work >= functorch_lite_par_min) {
     int failed = 0;
     if (T > n) T = (int)n;
     #pragma omp parallel num_threads(T)
     {
       const i64 t = omp_get_thread_num(), m = omp_get_num_threads();
-      if (body(A, n * t / m, n * (t + 1) / m)) failed = 1;
+      if (body(A, n * t / m, n * (t + 1) / m, (int)t)) failed = 1;
     }
     return failed ? 2 : 0;
   }
 #else
   (void)cost;
+  (void)threads;
 #endif
-  return body(A, 0, n) ? 2 : 0;
+  return body(A, 0, n, 0) ? 2 : 0;
 }
 """
+
+
+def render_runtime() -> str:
+    """The runtime library's translation unit."""
+    return (
+        f"/* functorch_lite kernel runtime ({FORMAT_VERSION}) */\n" + TYPEDEFS + C_RUNTIME_DECLS + C_RUNTIME
+    )
 
 
 def render_c(kernels: list[Kernel]) -> str:
@@ -1010,7 +1044,7 @@ def render_c(kernels: list[Kernel]) -> str:
     bodies = [CRenderer().kernel(k, e) for k in kernels]
     header = f"/* functorch_lite fused kernels ({FORMAT_VERSION}); generated, do not edit */\n"
     summary = "".join(f"/* {k.name}: {k.summary()} */\n" for k in kernels)
-    return header + summary + e.prelude() + C_RUNTIME + "\n" + "\n".join(bodies)
+    return header + summary + e.prelude() + C_RUNTIME_DECLS + "\n" + "\n".join(bodies)
 
 
 # ---------------------------------------------------------------------------------------------------

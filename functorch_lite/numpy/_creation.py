@@ -1,4 +1,5 @@
-"""Array creation for ``functorch_lite.numpy``: zeros, ones, full, arange, linspace, eye, *_like.
+"""Array creation for ``functorch_lite.numpy``: zeros, ones, full, arange, linspace, logspace, geomspace, eye,
+tri/tril/triu, diag, meshgrid, indices, array, copy and the ``*_like`` functions.
 
 Example:
     >>> fnp.zeros((2, 3)).dtype
@@ -15,8 +16,10 @@ import numpy as np
 from ..core import dtypes
 from ..core.array import Array
 from ..primitives import shape as sh
-from ._convert import asarray
-from ._shape import broadcast_to
+from ._convert import array as _array
+from ._convert import asarray, convert
+from ._math import add, greater_equal, logical_not, where
+from ._shape import broadcast_to, ravel, reshape, stack
 
 
 def _shape_tuple(shape: int | Sequence[int]) -> tuple[int, ...]:
@@ -98,3 +101,188 @@ def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Any:
 def identity(n: int, dtype: Any = None) -> Any:
     """The ``n`` x ``n`` identity. Example: ``fnp.identity(2)``."""
     return eye(n, dtype=dtype)
+
+
+def array(object: Any, dtype: Any = None, copy: bool = True, order: str | None = "K", ndmin: int = 0) -> Any:
+    """An Array from ``object`` (data, an Array, a nested list); Python scalars stay weakly typed as in
+    jax.numpy; ``ndmin`` prepends size-1 dimensions up to that rank.
+
+    Example: ``fnp.array([1, 2], ndmin=3).shape`` is ``(1, 1, 2)``.
+    """
+    if order not in (None, "K", "A", "C"):
+        raise NotImplementedError(f"fnp.array supports order='C' (or 'K'/'A'/None) only, got {order!r}.")
+    out = _array(object, dtype, copy)
+    ndmin = int(ndmin)
+    if ndmin > out.ndim:
+        out = reshape(out, (1,) * (ndmin - out.ndim) + tuple(out.shape))
+    return out
+
+
+def copy(a: Any, order: str | None = None) -> Any:
+    """A copy of ``a`` (Arrays are immutable, so an Array is returned as it is).
+
+    Example: ``fnp.copy(fnp.arange(3))`` is ``[0, 1, 2]``.
+    """
+    return array(a, copy=True, order=order)
+
+
+def logspace(
+    start: Any,
+    stop: Any,
+    num: int = 50,
+    endpoint: bool = True,
+    base: Any = 10.0,
+    dtype: Any = None,
+    axis: int = 0,
+) -> Any:
+    """``num`` samples ``base ** t`` for ``t`` evenly spaced from ``start`` to ``stop`` (static bounds).
+
+    Example: ``fnp.logspace(0, 3, 4)`` is ``[1., 10., 100., 1000.]``.
+    """
+    values = np.logspace(np.asarray(start), np.asarray(stop), int(num), endpoint, np.asarray(base), axis=axis)
+    return asarray(values, dtype or dtypes.default_float())
+
+
+def geomspace(
+    start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None, axis: int = 0
+) -> Any:
+    """``num`` samples evenly spaced on a log scale from ``start`` to ``stop`` (static, nonzero bounds).
+
+    Example: ``fnp.geomspace(1, 1000, 4)`` is ``[1., 10., 100., 1000.]``.
+    """
+    values = np.geomspace(np.asarray(start), np.asarray(stop), int(num), endpoint, axis=axis)
+    return asarray(values, dtype or dtypes.default_float())
+
+
+def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> list:
+    """Coordinate grids from 1-D coordinate vectors. ``indexing='xy'`` (Cartesian) swaps the first two
+    output dimensions, ``'ij'`` (matrix) does not; ``sparse=True`` keeps size-1 dimensions instead of
+    broadcasting.
+
+    Example: ``X, Y = fnp.meshgrid(fnp.arange(3), fnp.arange(2))`` gives two arrays of shape ``(2, 3)``.
+    """
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"fnp.meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}.")
+    arrays = [asarray(x) for x in xi]
+    if any(a.ndim != 1 for a in arrays):
+        raise ValueError(
+            f"Arguments to fnp.meshgrid must be 1D, got shapes {[tuple(a.shape) for a in arrays]}."
+        )
+    rank = len(arrays)
+    positions = list(range(rank))
+    if indexing == "xy" and rank >= 2:
+        positions[0], positions[1] = 1, 0
+    full_shape = [0] * rank
+    for a, p in zip(arrays, positions):
+        full_shape[p] = a.shape[0]
+    out = []
+    for a, p in zip(arrays, positions):
+        if sparse:
+            out.append(reshape(a, tuple(a.shape[0] if d == p else 1 for d in range(rank))))
+        else:
+            out.append(
+                sh.broadcast_in_dim_p.bind(
+                    a, shape=tuple(full_shape), broadcast_dimensions=(p,), sharding=None
+                )
+            )
+    return out
+
+
+def indices(dimensions: Sequence[int], dtype: Any = None, sparse: bool = False) -> Any:
+    """The index of every position of a grid of shape ``dimensions``, one array per dimension (stacked
+    into one array of shape ``(len(dimensions), *dimensions)`` unless ``sparse``).
+
+    Example: ``fnp.indices((2, 3))[1]`` is ``[[0, 1, 2], [0, 1, 2]]``.
+    """
+    dims = tuple(int(d) for d in dimensions)
+    dtype = dtypes.canonicalize_dtype(dtype or dtypes.default_int())
+    rank = len(dims)
+    out = []
+    for i, d in enumerate(dims):
+        grid = tuple(d if j == i else 1 for j in range(rank)) if sparse else dims
+        out.append(sh.iota_p.bind(dtype=dtype, shape=grid, dimension=i, sharding=None))
+    if sparse:
+        return tuple(out)
+    return stack(out) if out else zeros((0,), dtype)
+
+
+def _lower_mask(n: int, m: int, k: int) -> Any:
+    """A bool ``(n, m)`` mask, True on and below diagonal ``k`` (where ``j <= i + k``), built from iotas."""
+    k = max(min(int(k), m), -n)  # further out changes nothing, and keeps the sum inside int32
+    index = dtypes.default_int()
+    rows = sh.iota_p.bind(dtype=index, shape=(n, m), dimension=0, sharding=None)
+    cols = sh.iota_p.bind(dtype=index, shape=(n, m), dimension=1, sharding=None)
+    return greater_equal(add(rows, k), cols)
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Any:
+    """An ``N x M`` array with ones on and below diagonal ``k`` and zeros elsewhere (float32 by default).
+
+    Example: ``fnp.tri(3, k=-1)`` is ``[[0, 0, 0], [1, 0, 0], [1, 1, 0]]`` (as floats).
+    """
+    N = int(N)
+    M = N if M is None else int(M)
+    dtype = dtypes.canonicalize_dtype(dtype or dtypes.default_float())
+    return convert(_lower_mask(N, M, k), dtype)
+
+
+def _zeros_of(x: Any) -> Any:
+    """Zeros with ``x``'s shape, dtype and weak type."""
+    return broadcast_to(Array(np.zeros((), x.dtype), x.weak_type), x.shape)
+
+
+def tril(m: Any, k: int = 0) -> Any:
+    """The lower triangle (on and below diagonal ``k``) of the last two axes; the rest is zeroed.
+
+    Example: ``fnp.tril(fnp.ones((2, 2)))`` is ``[[1, 0], [1, 1]]``.
+    """
+    m = asarray(m)
+    if m.ndim < 2:
+        raise ValueError(f"Argument to fnp.tril must be at least 2D, got shape {tuple(m.shape)}.")
+    return where(_lower_mask(m.shape[-2], m.shape[-1], k), m, _zeros_of(m))
+
+
+def triu(m: Any, k: int = 0) -> Any:
+    """The upper triangle (on and above diagonal ``k``) of the last two axes; the rest is zeroed.
+
+    Example: ``fnp.triu(fnp.ones((2, 2)))`` is ``[[1, 1], [0, 1]]``.
+    """
+    m = asarray(m)
+    if m.ndim < 2:
+        raise ValueError(f"Argument to fnp.triu must be at least 2D, got shape {tuple(m.shape)}.")
+    above = logical_not(_lower_mask(m.shape[-2], m.shape[-1], int(k) - 1))
+    return where(above, m, _zeros_of(m))
+
+
+def diag(v: Any, k: int = 0) -> Any:
+    """For 1-D ``v``: the square matrix with ``v`` on diagonal ``k``. For 2-D ``v``: its diagonal ``k``.
+
+    The 1-D case is one interior-padding ``pad`` (the entries are ``n + 1`` apart in the flattened
+    matrix) and a reshape, so it is linear and cheap to differentiate.
+
+    Example: ``fnp.diag(fnp.asarray([1, 2]))`` is ``[[1, 0], [0, 2]]``.
+    """
+    v = asarray(v)
+    k = int(k)
+    if v.ndim == 2:
+        from ._einsum import diagonal
+
+        return diagonal(v, k)
+    if v.ndim != 1:
+        raise ValueError(f"fnp.diag input must be 1d or 2d, got shape {tuple(v.shape)}.")
+    length = v.shape[0]
+    n = length + abs(k)
+    low = k if k >= 0 else -k * n
+    used = length + max(length - 1, 0) * n
+    flat = sh.pad_p.bind(
+        v, Array(np.zeros((), v.dtype), v.weak_type), padding_config=((low, n * n - low - used, n),)
+    )
+    return reshape(flat, (n, n))
+
+
+def diagflat(v: Any, k: int = 0) -> Any:
+    """The square matrix with the flattened ``v`` on diagonal ``k``.
+
+    Example: ``fnp.diagflat(fnp.asarray([[1, 2]]))`` is ``[[1, 0], [0, 2]]``.
+    """
+    return diag(ravel(v), k)

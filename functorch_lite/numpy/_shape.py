@@ -1,4 +1,4 @@
-"""Shape manipulation and joining for ``functorch_lite.numpy``.
+"""Shape manipulation, joining, splitting, padding and take for ``functorch_lite.numpy``.
 
 Example:
     >>> fnp.stack([fnp.ones(2), fnp.zeros(2)]).shape
@@ -14,10 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import ShapeError
+from ..core import dtypes
+from ..core.array import Array
+from ..core.errors import ConcretizationTypeError, ShapeError
+from ..core.trace import Tracer
 from ..primitives import shape as sh
 from ..primitives.common import canonical_axis
-from ._convert import asarray, promote_dtypes
+from ..primitives.indexing import GatherDimensionNumbers, GatherScatterMode, gather_p
+from ._convert import asarray, convert, promote_dtypes
 
 
 def _axis(axis: int, ndim: int, name: str) -> int:
@@ -139,11 +143,16 @@ def broadcast_arrays(*args: Any) -> list:
     return [broadcast_to(a, shape) for a in arrays]
 
 
-def concatenate(arrays: Sequence[Any], axis: int | None = 0) -> Any:
-    """Join arrays along an existing axis. Example: ``fnp.concatenate([fnp.ones(2), fnp.zeros(3)])``."""
+def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype: Any = None) -> Any:
+    """Join arrays along an existing axis (cast to ``dtype`` if given).
+
+    Example: ``fnp.concatenate([fnp.ones(2), fnp.zeros(3)])``.
+    """
     if not len(arrays):
         raise ValueError("need at least one array to concatenate")
     arrays = promote_dtypes(*arrays)
+    if dtype is not None:
+        arrays = [convert(a, dtypes.canonicalize_dtype(dtype)) for a in arrays]
     if axis is None:
         arrays = [ravel(a) for a in arrays]
         axis = 0

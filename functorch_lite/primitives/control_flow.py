@@ -12,9 +12,10 @@ leading operands, as JAX does) and every rule transforms those jaxprs, never the
   once by ``_linearize_jaxpr`` (the body runs under a JVP trace whose tangent operations are staged into
   a ``LinearTangentTrace``, so nested control flow splits itself) into a known part, run on the primals and
   producing residuals (stacked along the scan axis for ``scan``; loop-invariant ones passed once as
-  consts), and a linear part staged into the tangent trace. The transpose of a linear ``cond`` transposes each branch; that of a linear ``scan`` is a
-  reverse scan carrying the cotangents. ``while`` has no reverse mode (an unbounded loop cannot store its
-  residuals): it raises with the fix.
+  consts), and a linear part staged into the tangent trace. The transpose of a linear ``cond`` transposes
+  each branch; that of a linear ``scan`` is a reverse scan carrying the cotangents. ``while`` can be
+  linearized (for ``jacfwd``) but not transposed (an unbounded loop cannot store its residuals): its
+  transpose raises with the fix.
 - **batching**: a batched predicate turns ``cond`` into a ``select_n`` of every branch's output and makes
   ``while`` run until every lane is done; loop carries are batched to a fixpoint.
 
@@ -206,7 +207,8 @@ def _check_carry(
     if in_tree != out_tree:
         raise TypeError(
             f"{what} body function carry input and carry output must have the same pytree structure, but "
-            f"they differ:\n\nThe input carry {carry_name} is {in_tree} but the carry output is {out_tree}.\n\n"
+            f"they differ:\n\nThe input carry {carry_name} is {in_tree} but the carry output is "
+            f"{out_tree}.\n\n"
             "Revise the function so that the carry output has the same pytree structure as the carry input."
         )
     for path, a, b in zip(_leaf_paths(in_tree), in_avals, out_avals):
@@ -245,6 +247,27 @@ def _wrap(values: Sequence[Any], weak: Sequence[bool]) -> list:
 # ---------------------------------------------------------------------------------------------------
 
 
+def _split_jvp_outputs(outs: Sequence[Any], trace: JVPTrace, instantiate_out: Sequence[bool]) -> tuple:
+    """Primal outputs, the tangents of the outputs that have one (symbolic zeros dropped, except where
+    ``instantiate_out`` asks for zeros of an inexact output), and which outputs have one."""
+    primal_outs, tangent_outs, out_nz = [], [], []
+    for o, inst in zip(outs, instantiate_out):
+        if type(o) is JVPTracer and o._trace is trace:
+            p, t = o.primal, o.tangent
+        else:
+            p, t = o, None
+        aval = aval_of(p)
+        if not dtypes.is_inexact(aval.dtype) or (t is not None and not _nonzero(t)):
+            t = None
+        if t is None and inst and dtypes.is_inexact(aval.dtype):
+            t = zeros_like_aval(tangent_aval(aval))
+        primal_outs.append(p)
+        out_nz.append(t is not None)
+        if t is not None:
+            tangent_outs.append(t)
+    return primal_outs, tangent_outs, tuple(out_nz)
+
+
 def _jvp_jaxpr(
     closed: ClosedJaxpr, nonzero: tuple[bool, ...], instantiate_out: tuple[bool, ...]
 ) -> tuple[ClosedJaxpr, list, tuple[bool, ...]]:
@@ -269,22 +292,8 @@ def _jvp_jaxpr(
             finally:
                 _context.trace = parent
                 trace.alive = False
-            primal_outs, tangent_outs, out_nz = [], [], []
-            for o, inst in zip(outs, instantiate_out):
-                if type(o) is JVPTracer and o._trace is trace:
-                    p, t = o.primal, o.tangent
-                else:
-                    p, t = o, None
-                aval = aval_of(p)
-                if not dtypes.is_inexact(aval.dtype) or (t is not None and not _nonzero(t)):
-                    t = None
-                if t is None and inst and dtypes.is_inexact(aval.dtype):
-                    t = zeros_like_aval(tangent_aval(aval))
-                primal_outs.append(p)
-                out_nz.append(t is not None)
-                if t is not None:
-                    tangent_outs.append(t)
-            box.append(tuple(out_nz))
+            primal_outs, tangent_outs, out_nz = _split_jvp_outputs(outs, trace, instantiate_out)
+            box.append(out_nz)
             return primal_outs + tangent_outs
 
         tangent_avals = [tangent_aval(a) for a, nz in zip(in_avals, nonzero) if nz]
@@ -341,8 +350,8 @@ def _batch_jaxpr(
 def _linearize_jaxpr(
     closed: ClosedJaxpr, nonzero: tuple[bool, ...], instantiate_out: tuple[bool, ...]
 ) -> dict:
-    """Reverse mode's split of a const-free ``closed``, done the way ``linearize`` does it: the body runs under
-    a JVP trace whose rules stage tangent operations into a ``LinearTangentTrace`` and everything else into an
+    """Reverse mode's split of a const-free ``closed``, done the way ``linearize`` does it: the body runs
+    under a JVP trace whose rules stage tangent operations into a ``LinearTangentTrace`` and everything else into an
     enclosing staging trace. Nested control flow and jit calls split themselves the same way.
 
     Returns ``known``: (known consts, primals) -> (primal outputs, residuals), and ``linear``: (linear consts,
@@ -366,29 +375,16 @@ def _linearize_jaxpr(
             finally:
                 _context.trace = parent
                 trace.alive = False
-            primal_outs, tangent_outs, out_nz = [], [], []
-            for o, inst in zip(outs, instantiate_out):
-                if type(o) is JVPTracer and o._trace is trace:
-                    p, t = o.primal, o.tangent
-                else:
-                    p, t = o, None
-                aval = aval_of(p)
-                if not dtypes.is_inexact(aval.dtype) or (t is not None and not _nonzero(t)):
-                    t = None
-                if t is None and inst and dtypes.is_inexact(aval.dtype):
-                    with set_current_trace(None):
-                        t = zeros_like_aval(tangent_aval(aval))
-                primal_outs.append(p)
-                out_nz.append(t is not None)
-                if t is not None:
-                    tangent_outs.append(t)
+            # Instantiated zeros are made concrete: constants of the linear jaxpr, not residuals.
+            with set_current_trace(None):
+                primal_outs, tangent_outs, out_nz = _split_jvp_outputs(outs, trace, instantiate_out)
             try:
                 lin = tangent_trace.to_jaxpr(tangent_outs)
             finally:
                 tangent_trace.alive = False
             # The linear jaxpr's constants that are values of the known computation are the residuals.
             res_idx = [i for i, c in enumerate(lin.consts) if isinstance(c, Tracer) and c._trace is parent]
-            box.update(lin=lin, res_idx=res_idx, out_nz=tuple(out_nz))
+            box.update(lin=lin, res_idx=res_idx, out_nz=out_nz)
             return primal_outs + [lin.consts[i] for i in res_idx]
 
         known, known_consts = _trace_internal(known_fun, closed.in_avals)
@@ -902,7 +898,8 @@ def _while_batch(
     outs = while_p.bind(
         *c_consts, *c_ops, *b_consts, *c_ops, *body_consts, *bc, *carry,
         cond_jaxpr=c_jaxpr, body_jaxpr=b_jaxpr,
-        cond_nconsts=len(c_consts) + len(c_ops), body_nconsts=len(b_consts) + len(c_ops) + len(body_consts) + bn,
+        cond_nconsts=len(c_consts) + len(c_ops),
+        body_nconsts=len(b_consts) + len(c_ops) + len(body_consts) + bn,
     )  # fmt: skip
     return outs, [0] * nk
 
@@ -1408,7 +1405,8 @@ def _scan_batch(axis_size: int, vals: list, dims: list, *, jaxpr, length, revers
     xs = [v if d is None else move_axis(v, d, 1) for v, d in zip(vals[nc + nk :], dims[nc + nk :])]
     outs = scan_p.bind(
         *bconsts, *consts, *carry, *xs, jaxpr=body, length=length, reverse=reverse,
-        num_consts=len(bconsts) + nc, num_carry=nk, linear=(False,) * len(bconsts) + tuple(linear), unroll=unroll,
+        num_consts=len(bconsts) + nc, num_carry=nk, linear=(False,) * len(bconsts) + tuple(linear),
+        unroll=unroll,
     )  # fmt: skip
     return outs, [0 if b else None for b in carry_b] + [1 if b else None for b in out_b[nk:]]
 
