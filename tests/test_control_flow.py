@@ -681,7 +681,7 @@ def test_cond_branch_mismatch_errors_name_both_types():
     x = fnp.ones(3)
     with pytest.raises(
         TypeError,
-        match=r"type float32\[3\] but the corresponding output of true_fun has type int32\[3\], so the dtypes",
+        match=r"float32\[3\] but the corresponding output of true_fun has type int32\[3\], so the dtypes",
     ):
         lax.cond(True, lambda x: x.astype(fnp.int32), lambda x: x, x)
     with pytest.raises(TypeError, match=r"float32\[3\].*float32\[2\], so the shapes do not match"):
@@ -711,7 +711,7 @@ def test_predicate_and_index_errors():
 def test_loop_carry_errors():
     with pytest.raises(
         TypeError,
-        match=r"input carry c has type float32\[\] but the corresponding output carry component has type int32",
+        match=r"carry c has type float32\[\] but the corresponding output carry component has type int32",
     ):
         lax.scan(lambda c, x: (c.astype(fnp.int32), x), fnp.ones(()), fnp.ones(3))
     with pytest.raises(

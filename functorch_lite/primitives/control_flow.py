@@ -351,8 +351,8 @@ def _linearize_jaxpr(
     closed: ClosedJaxpr, nonzero: tuple[bool, ...], instantiate_out: tuple[bool, ...]
 ) -> dict:
     """Reverse mode's split of a const-free ``closed``, done the way ``linearize`` does it: the body runs
-    under a JVP trace whose rules stage tangent operations into a ``LinearTangentTrace`` and everything else into an
-    enclosing staging trace. Nested control flow and jit calls split themselves the same way.
+    under a JVP trace whose rules stage tangent operations into a ``LinearTangentTrace`` and everything else
+    into an enclosing staging trace. Nested control flow and jit calls split themselves the same way.
 
     Returns ``known``: (known consts, primals) -> (primal outputs, residuals), and ``linear``: (linear consts,
     residuals, tangents of the ``nonzero`` inputs) -> tangents of the non-zero outputs (``out_nz``; the

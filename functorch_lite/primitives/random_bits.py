@@ -269,27 +269,38 @@ def compose_uniform(k0: Any, k1: Any, shape: tuple[int, ...], dtype: Any) -> Any
     return lax.mul(lax.convert_element_type(top, dtype), dtype.type(2.0**-nmant))
 
 
-def giles_erf_inv(x: Any) -> Any:
-    """Giles's float32 erf_inv as lax operations, in the order of ``erf_inv_fast``'s kernel."""
+def _lax_where(pred: Any, on_true: Any, on_false: Any) -> Any:
     from .. import lax
-
-    f32 = np.float32
-    w = lax.neg(lax.log1p(lax.neg(lax.mul(x, x))))
-    t = lax.sub(w, f32(2.5))
-    central = lax.mul(t, _GILES_CENTRAL_F32[0])
-    for c in _GILES_CENTRAL_F32[1:-1]:
-        central = lax.mul(lax.add(central, c), t)
-    central = lax.add(central, _GILES_CENTRAL_F32[-1])
-    s = lax.sub(lax.sqrt(w), f32(3.0))
-    tail = lax.add(lax.mul(s, _GILES_TAIL_F32[0]), _GILES_TAIL_F32[1])
-    for c in _GILES_TAIL_F32[2:]:
-        tail = lax.add(lax.mul(tail, s), c)
-    p = lax.select(lax.lt(w, f32(5.0)), central, tail)
     from ..core.array import Array
 
-    inf = lax.broadcast_in_dim(Array(np.array(np.inf, np.float32), False), tuple(p.shape), ())
-    p = lax.select(lax.eq(lax.abs(x), f32(1.0)), inf, p)  # +-inf at +-1 (after the product with x)
-    return lax.mul(p, x)
+    shape = tuple(pred.shape)
+    cases = []
+    for c in (on_true, on_false):
+        if isinstance(c, (np.generic, float)):
+            c = lax.broadcast_in_dim(Array(np.array(c, np.float32), False), shape, ())
+        cases.append(c)
+    return lax.select(pred, cases[0], cases[1])
+
+
+def _split_binary(y: Any) -> tuple[Any, Any]:
+    """``y = r * 2**-e`` with ``r`` in [0.5, 1] for ``y`` in (0, 1], by a binary search on the exponent
+    (exact power-of-two scalings; the same ``r, e`` as ``frexp`` after ``_giles``'s adjustment)."""
+    from .. import numpy as fnp
+
+    e = fnp.zeros_like(y)
+    for step in (16, 8, 4, 2, 1):
+        small = y < np.float32(2.0**-step)
+        y = _lax_where(small, y * np.float32(2.0**step), y)
+        e = _lax_where(small, e + np.float32(step), e)
+    return y, e
+
+
+def giles_erf_inv(x: Any) -> Any:
+    """Giles's float32 erf_inv as lax operations: the same float32 steps as ``erf_inv_fast``'s kernel, so
+    the same values, and all of them fuse into a compiled ``jit`` kernel (no libm call)."""
+    from .. import lax
+
+    return _giles(x, _lax_where, lax.sqrt, lax.abs, _split_binary)
 
 
 def compose_normal(k0: Any, k1: Any, shape: tuple[int, ...], dtype: Any) -> Any:
@@ -366,7 +377,7 @@ def _finish_normal(dtype: np.dtype) -> Callable:
         np.multiply(u, dtype.type(2.0), out=u)
         np.add(u, lo, out=u)
         if dtype == np.float32:
-            _giles_chunk(u, out, t.view(np.float32))
+            out[...] = _giles_numpy(u)
         elif dtype == np.float16:
             out[...] = _erf_inv_fast_impl(u)
         else:
@@ -445,7 +456,7 @@ def _finish_generic(kind: str, y0: Any, y1: Any, dtype: np.dtype) -> Any:
         return floats
     lo = np.nextafter(dtype.type(-1.0), dtype.type(0.0))
     u = floats * dtype.type(2.0) + lo
-    return _erf_inv_generic(u) * dtype.type(_SQRT2)
+    return _erf_inv_fast_impl(u) * dtype.type(_SQRT2)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -530,67 +541,79 @@ _GILES_CENTRAL_F32 = [np.float32(c) for c in _GILES_CENTRAL]
 _GILES_TAIL_F32 = [np.float32(c) for c in _GILES_TAIL]
 
 
-def _giles_chunk(x: np.ndarray, out: np.ndarray, w: np.ndarray) -> None:
-    """erf_inv of a float32 chunk ``x`` into ``out`` (``w``: float32 scratch of the same size)."""
-    f32 = np.float32
-    np.multiply(x, x, out=w)
-    np.negative(w, out=w)
-    # w = -log(1 - x^2), as XLA computes it. NumPy's float32 log1p is off by an ulp in ~15% of cases; the
-    # float64 one rounded to float32 is (nearly always) the correctly rounded value, like C's log1pf.
-    np.copyto(w, np.log1p(w, dtype=np.float64), casting="same_kind")
-    np.negative(w, out=w)
-    tail = np.flatnonzero(~(w < f32(5.0)))  # rare (|x| > 0.9966), and NaN (|x| > 1)
-    wt = np.sqrt(w[tail]) - f32(3.0) if tail.size else None
-    np.subtract(w, f32(2.5), out=w)
-    np.multiply(w, _GILES_CENTRAL_F32[0], out=out)
+_LN2_HI = np.float32(0.693145751953125)  # 16 significant bits: e * _LN2_HI is exact for |e| < 2**8
+_LN2_LO = np.float32(1.4286068203094172e-06)
+_SQRT_HALF = np.float32(0.70710677)
+_LOG_SERIES = [np.float32(2.0 / k) for k in (9, 7, 5, 3, 1)]  # log r = s * sum 2 s^(2j) / (2j + 1)
+
+
+def _frexp_split(y: Any) -> tuple[Any, Any]:
+    """``y = r * 2**-e``, ``r`` in [0.5, 1), with ``frexp`` (NumPy or CuPy arrays)."""
+    xp = np if isinstance(y, (np.ndarray, np.generic)) else __import__(type(y).__module__.split(".")[0])
+    r, ex = xp.frexp(y)
+    return r, (-ex).astype(np.float32)
+
+
+def _giles(x: Any, where: Callable, sqrt: Callable, absolute: Callable, split: Callable) -> Any:
+    """Giles's single-precision erf_inv of float32 ``x``, written once for NumPy, CuPy and lax operands.
+
+    ``w = -log(1 - x*x)`` (the argument XLA uses) with the logarithm computed here (exponent split,
+    then ``log r = 2 atanh((r - 1) / (r + 1))`` as a short series), so every step is a float32 ``+ - * /``,
+    ``sqrt`` or select: the NumPy kernel and a compiled ``jit`` kernel agree bit for bit, and nothing calls
+    libm's scalar ``log1pf``. Then the central (w < 5) or tail polynomial, times x.
+    """
+    f = np.float32
+    y = -(x * x) + f(1.0)
+    r, e = split(y)  # y = r * 2**-e
+    low = r < _SQRT_HALF
+    r = where(low, r * f(2.0), r)
+    e = where(low, e + f(1.0), e)
+    z = (r - f(1.0)) / (r + f(1.0))
+    z2 = z * z
+    series = z2 * _LOG_SERIES[0] + _LOG_SERIES[1]
+    for c in _LOG_SERIES[2:]:
+        series = series * z2 + c
+    w = e * _LN2_HI - (z * series - e * _LN2_LO)  # -log(y)
+    t = w - f(2.5)
+    central = t * _GILES_CENTRAL_F32[0]
     for c in _GILES_CENTRAL_F32[1:-1]:
-        np.add(out, c, out=out)
-        np.multiply(out, w, out=out)
-    np.add(out, _GILES_CENTRAL_F32[-1], out=out)
-    if tail.size:
-        p = np.full(tail.size, _GILES_TAIL_F32[0])
-        for c in _GILES_TAIL_F32[1:]:
-            p = p * wt + c
-        out[tail] = p
-        edge = tail[np.abs(x[tail]) == f32(1.0)]
-        out[edge] = np.inf  # times x below: +-inf at +-1
-    np.multiply(out, x, out=out)
+        central = (central + c) * t
+    central = central + _GILES_CENTRAL_F32[-1]
+    st = sqrt(w) - f(3.0)
+    tail = st * _GILES_TAIL_F32[0] + _GILES_TAIL_F32[1]
+    for c in _GILES_TAIL_F32[2:]:
+        tail = tail * st + c
+    p = where(w < f(5.0), central, tail)
+    ax = absolute(x)
+    p = where(ax == f(1.0), f(np.inf), p)  # +-inf at +-1 once multiplied by x
+    return where(ax <= f(1.0), p * x, f(np.nan))  # NaN outside [-1, 1] and for NaN
 
 
-def _erf_inv_generic(x: Any) -> Any:
-    """Giles's polynomial with whole-array operators and selects (cupy; float64 input is upcast data)."""
-    xp = __import__(type(x).__module__.split(".")[0])
-    dtype = x.dtype
-    x32 = x.astype(np.float32)
-    w = -xp.log1p(-x32 * x32)
-    wc = w - np.float32(2.5)
-    central = xp.full(x32.shape, _GILES_CENTRAL_F32[0], np.float32)
-    for c in _GILES_CENTRAL_F32[1:]:
-        central = central * wc + c
-    wt = xp.sqrt(w) - np.float32(3.0)
-    tail = xp.full(x32.shape, _GILES_TAIL_F32[0], np.float32)
-    for c in _GILES_TAIL_F32[1:]:
-        tail = tail * wt + c
-    p = xp.where(w < np.float32(5.0), central, tail)
-    p = xp.where(xp.abs(x32) == np.float32(1.0), np.float32(np.inf), p)
-    return (p * x32).astype(dtype)
+def _giles_numpy(x: np.ndarray) -> np.ndarray:
+    return _giles(x, np.where, np.sqrt, np.abs, _frexp_split).astype(np.float32, copy=False)
 
 
 def _erf_inv_fast_impl(x: Any) -> Any:
-    if not _is_numpy(x):
-        return _erf_inv_generic(x)
     if x.dtype == np.float64:
-        return special_math.erf_inv(x)
+        return special_math.erf_inv(x) if _is_numpy(x) else _giles_generic(x)
+    if not _is_numpy(x):
+        return _giles_generic(x)
     dtype = x.dtype
     arr = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
     out = np.empty(arr.shape, np.float32)
-    scratch = np.empty(min(_CHUNK, arr.size), np.float32)
     with np.errstate(all="ignore"):
         for start in range(0, arr.size, _CHUNK):
             stop = min(start + _CHUNK, arr.size)
-            _giles_chunk(arr[start:stop], out[start:stop], scratch[: stop - start])
+            out[start:stop] = _giles_numpy(arr[start:stop])
     out = out.reshape(np.shape(x)).astype(dtype, copy=False)
     return out[()] if out.ndim == 0 else out
+
+
+def _giles_generic(x: Any) -> Any:
+    """Whole-array Giles for CuPy arrays (float64 input is computed in float32 here)."""
+    xp = __import__(type(x).__module__.split(".")[0])
+    out = _giles(x.astype(np.float32), xp.where, xp.sqrt, xp.abs, _frexp_split)
+    return out.astype(x.dtype)
 
 
 def _erf_inv_fast_aval(x: ShapedArray) -> ShapedArray:
