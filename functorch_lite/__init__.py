@@ -11,7 +11,7 @@ Example:
     >>> fl.grad(lambda x: fnp.tanh(x) ** 2)(0.5)
 """
 
-from . import debug, lax, numpy, tree, tree_util
+from . import debug, lax, numpy, random, tree, tree_util
 from .core import errors
 from .core.array import Array
 from .core.config import config
@@ -56,6 +56,7 @@ __all__ = [
     "lax",
     "make_jaxpr",
     "numpy",
+    "random",
     "remat",
     "stop_gradient",
     "tree",

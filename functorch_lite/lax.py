@@ -29,6 +29,15 @@ from .primitives import reductions as red
 from .primitives import shape as sh
 from .primitives import sorting as srt
 from .primitives.common import canonical_axis
+from .primitives.control_flow import (  # noqa: F401  (re-exported lax API)
+    associative_scan,
+    cond,
+    fori_loop,
+    map,
+    scan,
+    switch,
+    while_loop,
+)
 from .primitives.conv import (  # noqa: F401  (re-exported lax API)
     ConvDimensionNumbers,
     conv,

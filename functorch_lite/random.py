@@ -41,9 +41,8 @@ from . import numpy as fnp
 from .core import dtypes
 from .core.array import Array
 from .core.config import config
-from .core.trace import Tracer
 from .core.staging import StagingTrace
-from .core.trace import current_trace
+from .core.trace import Tracer, current_trace
 from .primitives.random_bits import (
     compose_bits,
     compose_normal,
@@ -54,7 +53,6 @@ from .primitives.random_bits import (
     random_normal_p,
     random_uniform_p,
     threefry2x32_p,
-    threefry_2x32,
 )
 
 __all__ = [
@@ -78,7 +76,6 @@ __all__ = [
     "permutation",
     "randint",
     "split",
-    "threefry_2x32",
     "truncated_normal",
     "uniform",
     "wrap_key_data",
@@ -235,8 +232,16 @@ def _u32(value: int) -> Array:
     return Array(np.array(value, dtype=_U32), False)
 
 
+def _eager(*xs: Any) -> bool:
+    """No transformation is active and every value is a concrete Array: use NumPy directly (fast path)."""
+    return current_trace() is None and all(type(x) is Array for x in xs)
+
+
 def _words(raw: Any) -> tuple[Any, Any]:
     """The two uint32 words of raw keys ``(*lead, 2)``, each of shape ``lead``."""
+    if _eager(raw):
+        value = raw._value
+        return Array(value[..., 0], False), Array(value[..., 1], False)
     lead = tuple(raw.shape[:-1])
     zeros = (0,) * len(lead)
     first = lax.slice(raw, zeros + (0,), lead + (1,))
@@ -245,6 +250,8 @@ def _words(raw: Any) -> tuple[Any, Any]:
 
 
 def _stack_words(w0: Any, w1: Any) -> Any:
+    if _eager(w0, w1):
+        return Array(np.stack([np.asarray(w0._value), np.asarray(w1._value)], axis=-1), False)
     nd = w0.ndim
     return lax.concatenate([lax.expand_dims(w0, (nd,)), lax.expand_dims(w1, (nd,))], nd)
 
@@ -324,7 +331,8 @@ def _shape(shape: Any, name: str) -> tuple[int, ...]:
         out = tuple(operator.index(d) for d in shape)
     except TypeError:
         raise TypeError(
-            f"{name}: shapes must be 1D sequences of concrete values of integer type, got {shape!r}."
+            f"{name}: shapes must be 1D sequences of concrete values of integer type, got {shape!r}. Under "
+            "jit, pass shapes and counts as static arguments (jit(f, static_argnums=...))."
         ) from None
     if any(d < 0 for d in out):
         raise ValueError(f"{name}: shape {out} has a negative dimension.")
@@ -340,11 +348,22 @@ def _hash(raw: Any, shape: tuple[int, ...]) -> tuple[Any, Any]:
         raise ValueError(
             f"cannot draw {n} random values at once (at most 2**32 - 1 per call); split the key."
         )
+    if _eager(raw):
+        value = raw._value
+        k0, k1 = (
+            value[..., 0].reshape(lead + (1,) * len(shape)),
+            value[..., 1].reshape(lead + (1,) * len(shape)),
+        )
+        low = np.arange(n, dtype=_U32).reshape((1,) * len(lead) + shape)
+        y0, y1 = threefry2x32_p.impl(k0, k1, np.uint32(0), low)
+        return Array(y0, False), Array(y1, False)
     k0, k1 = _words(raw)
     if lead and shape:
         k0 = lax.reshape(k0, lead + (1,) * len(shape))
         k1 = lax.reshape(k1, lead + (1,) * len(shape))
-    low = lax.reshape(lax.iota(_U32, n), (1,) * len(lead) + shape)
+    low = lax.iota(_U32, n)
+    if tuple(low.shape) != (1,) * len(lead) + shape:
+        low = lax.reshape(low, (1,) * len(lead) + shape)
     out = threefry2x32_p.bind(k0, k1, _u32(0), low)
     return out[0], out[1]
 
@@ -917,18 +936,25 @@ def categorical(
         shape = _shape(shape, "categorical")
         _check_shape("categorical", shape, batch_shape)
     prefix = shape[: len(shape) - len(batch_shape)]
-    sample_shape = list(shape[len(shape) - len(batch_shape) :])
-    sample_shape.insert(axis, logits.shape[axis])
-    expanded = lax.expand_dims(logits, tuple(range(len(prefix))))
-    g = _gumbel_raw(raw, tuple(prefix) + tuple(sample_shape), logits.dtype)
-    scores = fnp.broadcast_to(expanded, g.shape) + g
     if replace:
-        return fnp.argmax(scores, axis=axis + len(prefix))
+        sample_shape = list(shape[len(shape) - len(batch_shape) :])
+        sample_shape.insert(axis, logits.shape[axis])
+        expanded = lax.expand_dims(logits, tuple(range(len(prefix))))
+        g = _gumbel_raw(raw, tuple(prefix) + tuple(sample_shape), logits.dtype)
+        return fnp.argmax(g + fnp.broadcast_to(expanded, g.shape), axis=axis + len(prefix))
+    # Without replacement (the Gumbel top-k trick): the prod(prefix) best of one perturbed draw per category.
     n = logits.shape[axis]
     draws = math.prod(prefix)
     if draws > n:
-        raise ValueError(f"categorical: cannot draw {draws} samples without replacement from {n} categories.")
-    raise NotImplementedError("categorical(replace=False) is not supported; use replace=True.")
+        raise ValueError(f"categorical: cannot take {draws} samples without replacement from {n} categories.")
+    scores = _gumbel_raw(raw, tuple(logits.shape), logits.dtype) + logits
+    order = lax.broadcasted_iota(dtypes.default_int(), tuple(logits.shape), axis)
+    _, ranked = lax.sort((lax.neg(scores), order), axis, is_stable=True, num_keys=1)
+    start = [0] * logits.ndim
+    limit = list(logits.shape)
+    limit[axis] = draws
+    best = fnp.moveaxis(lax.slice(ranked, start, limit), axis, 0)
+    return fnp.reshape(best, tuple(prefix) + batch_shape)
 
 
 def _take(x: Any, indices: Any, axis: int) -> Any:

@@ -115,7 +115,9 @@ def main() -> int:
             out = op()
             first = time.perf_counter() - t0
             if donate is None:
-                check_close(_to_numpy(out), _expected(_input(n)), what=f"{args.lib} {case}", atol=2e-6, rtol=2e-6)
+                check_close(
+                    _to_numpy(out), _expected(_input(n)), what=f"{args.lib} {case}", atol=2e-6, rtol=2e-6
+                )
             stats = timeit(op, warmup=2, **settings)
             stats["first_call_s"] = first
             return stats, note

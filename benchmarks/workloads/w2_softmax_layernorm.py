@@ -67,7 +67,9 @@ def _cases(lib: str) -> tuple[dict[str, Callable[[], Any]], str]:
 
         x, g, b = fnp.asarray(xn), fnp.asarray(gn), fnp.asarray(bn)
         fns = {k: fl.jit(f) for k, f in _make(fnp).items()}
-        return {k: (lambda f=f: f(x, g, b)) for k, f in fns.items()}, "functorch_lite jit (fused C row kernels)"
+        return {
+            k: (lambda f=f: f(x, g, b)) for k, f in fns.items()
+        }, "functorch_lite jit (fused C row kernels)"
     if lib == "jax":
         import jax
         import jax.numpy as jnp

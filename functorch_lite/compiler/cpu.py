@@ -56,6 +56,8 @@ BASE_FLAGS = (
     "-march=native",
     "-ffp-contract=off",  # no FMA contraction: results equal numpy's bit for bit
     "-fno-math-errno",  # lets sqrt and rounding vectorise; no IEEE change (never -ffast-math)
+    "-fno-trapping-math",  # lets selects be computed branch-free (we never enable FP traps)
+    "-fopenmp-simd",  # the SIMD-clone declarations of the runtime's vector maths
     "-fwrapv",
     "-fno-strict-aliasing",
     "-fvisibility=hidden",
@@ -112,7 +114,8 @@ settings = Settings()
 
 _lock = threading.RLock()
 _loaded: dict[str, Library] = {}  # in-memory cache: key -> library
-_all_libraries: list[Library] = []
+# What the caches did in this process (for tests and for ``config.log_compiles``-style diagnostics).
+stats = {"compiles": 0, "disk_hits": 0, "memory_hits": 0, "rebuilt": 0, "fallbacks": 0}
 _warned: set[str] = set()
 _toolchain_cache: dict[tuple, dict] = {}
 _dir_checked: dict[str, str] = {}
@@ -398,6 +401,8 @@ def load_source(source: str) -> Library:
         if lib is None:
             lib = _load_or_build(source, key, cc, fl)
             _loaded[key] = lib
+        else:
+            stats["memory_hits"] += 1
         return lib
 
 
@@ -410,13 +415,17 @@ def _load_or_build(
     if os.path.exists(so):
         lib = _try_load(so, digest_path, key, mode)
         if lib is not None:
+            stats["disk_hits"] += 1
             return lib
+        stats["rebuilt"] += 1
     lock_fd = _lock_file(os.path.join(directory, key + ".lock"))
     try:
         if os.path.exists(so):  # another process built it while we waited
             lib = _try_load(so, digest_path, key, mode)
             if lib is not None:
+                stats["disk_hits"] += 1
                 return lib
+        stats["compiles"] += 1
         _compile(source, so, digest_path, directory, cc, fl)
     finally:
         _unlock(lock_fd)

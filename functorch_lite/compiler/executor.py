@@ -336,7 +336,14 @@ def _fallback(step: Any, inputs: list, jaxpr: Jaxpr, consts: list) -> Any:
     plan = _generate(
         body, [const_of[v] for v in constvars], (), [fusion.Step("eqn", eqn=e) for e in step.eqns]
     )
-    return cuda.dispatcher(step, inputs, plan.run)
+    run = plan.run
+    stats = cpu.stats
+
+    def numpy_run(*values: Any) -> Any:
+        stats["fallbacks"] += 1
+        return run(*values)
+
+    return cuda.dispatcher(step, inputs, numpy_run)
 
 
 def _reusable_input(eqn: Eqn, k: int, owner_of: dict, last_read: dict, owned_by_us: set, reused: set) -> Any:

@@ -67,7 +67,7 @@ def _primitives() -> dict[str, Any]:
     return _registry
 
 
-def classify(eqn: Eqn) -> str | None:
+def classify(eqn: Eqn, cpu: bool = True) -> str | None:
     """``'ew'`` (elementwise), ``'map'`` (index map), ``'red'`` (reduction) or None (library call)."""
     prim = eqn.primitive
     name = prim.name
@@ -87,12 +87,12 @@ def classify(eqn: Eqn) -> str | None:
                 return None
         return "map"
     if name in REDUCTIONS:
-        return "red" if render.lowerable(name, [a.dtype for a in in_avals], out.dtype) else None
+        return "red" if render.lowerable(name, [a.dtype for a in in_avals], out.dtype, cpu) else None
     if name == "iota":
         return "ew"
     if set(eqn.params) - _ALLOWED_PARAMS.get(name, set()):
         return None
-    if not render.lowerable(name, [a.dtype for a in in_avals], out.dtype):
+    if not render.lowerable(name, [a.dtype for a in in_avals], out.dtype, cpu):
         return None
     return "ew"
 
@@ -155,10 +155,10 @@ class Group:
 
 
 class _Partitioner:
-    def __init__(self, jaxpr: Jaxpr):
+    def __init__(self, jaxpr: Jaxpr, cpu: bool = True):
         self.jaxpr = jaxpr
         self.eqns = jaxpr.eqns
-        self.kind = [classify(e) for e in self.eqns]
+        self.kind = [classify(e, cpu) for e in self.eqns]
         self.producer: dict[Var, int] = {}
         self.consumers: dict[Var, set[int]] = {}
         for i, e in enumerate(self.eqns):
@@ -308,13 +308,16 @@ def worthwhile(n_ops: int, elements: int, min_elements: int) -> bool:
     return n_ops >= 2 or elements >= 128 * min_elements
 
 
-def partition(jaxpr: Jaxpr, consts: dict[Var, Any] | None = None, min_elements: int = 256) -> list[Step]:
+def partition(
+    jaxpr: Jaxpr, consts: dict[Var, Any] | None = None, min_elements: int = 256, cpu: bool = True
+) -> list[Step]:
     """The plan's steps: kernels for the worthwhile groups, library calls for the other equations.
 
-    ``consts`` maps constvars to their values (0-d ones become literals inside kernels).
+    ``consts`` maps constvars to their values (0-d ones become literals inside kernels). ``cpu``: only
+    what C kernels compute with vector instructions is fused (``render.lowerable``); False for CUDA.
     """
     consts = consts or {}
-    p = _Partitioner(jaxpr)
+    p = _Partitioner(jaxpr, cpu)
     groups = p.run()
     kernels: dict[int, Step] = {}
     members: set[int] = set()
@@ -426,6 +429,14 @@ def _build(p: _Partitioner, g: Group, consts: dict[Var, Any], kname: str) -> Ste
         stores.append((len(params) - 1, value[v]))
     if len(params) > MAX_PARAMS:
         return None
-    kernel = Kernel(kname, rank, tuple(g.inner), params, ops, stores)
+    # Unit axes of the space carry no index: drop them (embeddings never map them), so the innermost loop
+    # is always a real one. A reduction over unit axes only is the identity.
+    keep = [d for d in range(rank) if g.space[d] != 1]
+    params = [Param(q.name, q.dtype, q.ndim, tuple(q.emb[d] for d in keep), q.is_output) for q in params]
+    inner = tuple(keep.index(d) for d in g.inner if d in keep)
+    if not inner:
+        ops = [Op(o.out, "alias", o.args, o.dtype) if o.op in REDUCTIONS else o for o in ops]
+    kernel = Kernel(kname, len(keep), inner, params, ops, stores)
     eqns = [p.eqns[i] for i in order]
-    return Step("kernel", kernel=kernel, inputs=inputs, outputs=outs, dims=tuple(g.space), eqns=eqns)
+    dims = tuple(g.space[d] for d in keep)
+    return Step("kernel", kernel=kernel, inputs=inputs, outputs=outs, dims=dims, eqns=eqns)

@@ -253,6 +253,30 @@ def _helper_source(name: str, d: Dialect) -> str:
             f"  big = {d.i2f}({d.f2i}(big) | ({d.f2i}(x) & (i32)0x80000000));\n"
             "  return a < 0.625f ? small : big;\n}\n"
         )
+    if what == "logf":
+        fma = "__builtin_fmaf" if d is C else "fmaf"
+        inf, nan = d.inf_f32, d.nan_f32
+        return (
+            f"{q} f32 fl_logf(f32 x) {{\n"
+            "  /* x = 2^e m, m in [sqrt(1/2), sqrt(2)); log(m) = 2 atanh(s), s = (m - 1) / (m + 1) */\n"
+            "  const i32 tiny = x < 1.17549435e-38f;  /* subnormal or <= 0: scale by 2^23 first */\n"
+            "  const f32 xs = tiny ? x * 8388608.0f : x;\n"
+            f"  const i32 bits = {d.f2i}(xs);\n"
+            "  const i32 k = (bits - 0x3f3504f3) >> 23;\n"
+            f"  const f32 m = {d.i2f}(bits - (k << 23));\n"
+            "  const f32 e = (f32)(k - (tiny ? 23 : 0));\n"
+            "  const f32 f = m - 1.0f;\n"
+            "  const f32 s = f / (m + 1.0f);\n"
+            "  const f32 z = s * s;\n"
+            f"  f32 p = {fma}(z, 0.11111111f, 0.14285715f);\n"
+            f"  p = {fma}(p, z, 0.2f);\n"
+            f"  p = {fma}(p, z, 0.33333334f);\n"
+            "  const f32 lm = (f - s * f) + 2.0f * s * z * p;  /* 2s = f - s f */\n"
+            f"  f32 r = {fma}(e, 0.693145751953125f, {fma}(e, 1.428606765330187e-06f, lm));\n"
+            f"  r = x == 0.0f ? (-{inf}) : r;\n"
+            f"  r = x < 0.0f ? {nan} : r;\n"
+            f"  return (x == {inf} || x != x) ? x : r;\n}}\n"
+        )
     if what == "bits":  # C only: reinterpret float bits without headers (vectorises)
         return (
             f"{q} i32 fl_f2i(f32 f) {{ i32 i; __builtin_memcpy(&i, &f, 4); return i; }}\n"
@@ -262,7 +286,16 @@ def _helper_source(name: str, d: Dialect) -> str:
 
 
 _NP_OF = {v: k for k, v in CTYPE.items() if k != "bool"}
-_HELPER_DEPS = {"fl_expf": ["fl_expcore"], "fl_tanhf": ["fl_expcore"], "fl_expcore": ["fl_bits"]}
+_HELPER_DEPS = {
+    "fl_expf": ["fl_expcore"],
+    "fl_tanhf": ["fl_expcore"],
+    "fl_expcore": ["fl_bits"],
+    "fl_logf": ["fl_bits"],
+}
+# Vector maths of the C dialect: defined once in the runtime library as SIMD-clone functions (vector
+# variants for each x86 ISA, as glibc's libmvec does), so kernels vectorise calls to them without
+# compiling them again; CUDA inlines the same definitions.
+VECTOR_MATH = ("fl_expf", "fl_tanhf", "fl_logf")
 
 # libm prototypes (C dialect), by function name
 _LIBM_F32 = (
@@ -279,11 +312,15 @@ class Emitter:
     def __init__(self, dialect: Dialect):
         self.d = dialect
         self.helpers: set[str] = set()
+        self.vector: set[str] = set()  # runtime-library vector functions used (C)
         self.libm: set[str] = set()
         self.lines: list[str] = []
         self._tmp = 0
 
     def helper(self, name: str) -> str:
+        if self.d is C and name in VECTOR_MATH:
+            self.vector.add(name)
+            return name
         if name not in self.helpers:
             self.helpers.add(name)
             for dep in _HELPER_DEPS.get(name, []):
@@ -310,6 +347,8 @@ class Emitter:
             for fn in sorted(self.libm):
                 t, k = _LIBM[fn]
                 out.append(f"{t} {fn}({', '.join([t] * k)});\n")
+        for fn in sorted(self.vector):
+            out.append(f'__attribute__((const, simd("notinbranch"))) f32 {fn}(f32);\n')
         order = sorted(self.helpers, key=lambda n: (n not in ("fl_bits",), n != "fl_expcore", n))
         for name in order:
             out.append(_helper_source(name, self.d))
@@ -524,7 +563,7 @@ LOWER.update(
     is_finite=_is_finite,
     exp=_unary_math("exp", "fl_expf"),
     exp2=_unary_math("exp2"),
-    log=_unary_math("log"),
+    log=_unary_math("log", "fl_logf"),
     log1p=_unary_math("log1p"),
     expm1=_unary_math("expm1"),
     tanh=_unary_math("tanh", "fl_tanhf"),
@@ -571,14 +610,27 @@ INT_ONLY = {"shift_left", "shift_right_logical", "shift_right_arithmetic"}
 NO_BOOL = {"sub", "div", "rem", "neg", "sign", "integer_pow"}
 
 
-def lowerable(name: str, in_dtypes: list, out_dtype: np.dtype) -> bool:
-    """Whether primitive ``name`` on these dtypes can go into a kernel."""
+# Maths a C kernel could only do with scalar libm calls, several times slower than numpy's SIMD loops:
+# on the CPU these stay numpy calls (the CUDA dialect has fast versions of all of them).
+SCALAR_ON_CPU = {
+    "exp2", "log1p", "expm1", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
+    "atanh", "cbrt", "pow", "atan2", "nextafter",
+}  # fmt: skip
+VECTOR_F32_ONLY = {"exp", "tanh", "log", "logistic"}  # our vector versions are float32
+
+
+def lowerable(name: str, in_dtypes: list, out_dtype: np.dtype, cpu: bool = True) -> bool:
+    """Whether primitive ``name`` on these dtypes can go into a kernel (``cpu``: a fast C kernel)."""
     if name not in LOWER and name not in REDUCTIONS:
         return False
     dts = [np.dtype(t) for t in in_dtypes] + [np.dtype(out_dtype)]
     if not all(supported_dtype(t) for t in dts):
         return False
     kind = np.dtype(out_dtype).kind
+    if cpu and (name in SCALAR_ON_CPU or (name in VECTOR_F32_ONLY and np.dtype(out_dtype) != np.float32)):
+        return False
+    if cpu and name == "rem" and kind == "f":
+        return False  # fmod
     if name == "is_finite":
         return np.dtype(in_dtypes[0]).kind == "f"
     if name in FLOAT_ONLY and any(t.kind != "f" for t in dts):
@@ -736,12 +788,14 @@ def _ind(lines: list[str]) -> list[str]:
 class CRenderer:
     """Kernels as C functions: nested per-dimension loops over runtime extents and element strides.
 
-    Kernel ``k`` gives ``static int k_body(const fl_args*, i64 lo, i64 hi)`` (the loop nest, the parallel
-    axis restricted to ``[lo, hi)``) and the exported ``int k(dims, arrays...)``, which reads the data
-    pointers, shapes and strides straight from the ndarray objects, checks them (returning 1, so that the
-    caller falls back to numpy, on anything unexpected), collapses dimensions that every array steps
-    through contiguously, and runs the body, on several OpenMP threads above a size threshold.
-    Reductions accumulate into 8 partial results (vectorisable, and more accurate than one running sum).
+    Kernel ``k`` gives ``static int k_body(const fl_args*, i64 lo, i64 hi, int tid)`` (the loop nest, the
+    parallel axis restricted to ``[lo, hi)``) and the exported ``int k(dims, arrays...)``, which has the
+    runtime library read the data pointers, shapes and strides straight from the ndarray objects and check
+    them (returning 1, so that the caller falls back to numpy, on anything unexpected), collapse
+    dimensions that every array steps through contiguously, and run the body, on several OpenMP threads
+    above a size threshold. Every innermost loop comes in two versions, unit stride (vectorised) and
+    general strides. Reductions accumulate into 8 partial results (vectorisable, and more accurate than
+    one running sum).
     """
 
     dialect = C
@@ -758,51 +812,78 @@ class CRenderer:
             for p, prm in enumerate(k.params):
                 if prm.emb[d] >= 0:
                     lines.append(f"const i64 s{p}_{d} = A->s[{p}][{d}];")
-        if k.outer:
-            lines.append("const int pax = A->pax;")
         if k.inner:
             b.plan_scratch()
         for j, v in enumerate(b.scratch):
             t = ctype(b.ops[v].dtype)
             lines.append(f"{t}* const sc{v} = ({t}*)A->sc[{j}] + (i64)tid * A->sc_n;")
-        lines.extend(self._nest(k.outer, self._outer_body(k, b), parallel=True))
+        if not k.outer:
+            lines.extend(self._outer_body(k, b, None))
+        else:
+            lines.append("const int pax = A->pax;")
+            for d in k.outer:
+                lines.append(f"const i64 b{d} = pax == {d} ? lo : 0, e{d} = pax == {d} ? hi : n{d};")
+            last = k.outer[-1]
+            if k.inner:
+                lines.extend(self._loops(k.outer, self._outer_body(k, b, None), bounds=True))
+            else:  # elementwise: the innermost loop in a unit-stride and a strided version
+                contig = self._contiguous(k, last, outputs=True)
+                fast = self._loops(k.outer, self._outer_body(k, b, last), bounds=True)
+                slow = self._loops(k.outer, self._outer_body(k, b, None), bounds=True)
+                lines += [f"if ({contig}) {{", *_ind(fast), "} else {", *_ind(slow), "}"]
         lines.append("return 0;")
-        src = f"static int {k.name}_body(const fl_args* const A, const i64 lo, const i64 hi, const int tid) {{\n"
-        src += _indent(lines, 1) + "}\n"
-        return src + self._entry(k, b)
+        head = f"static int {k.name}_body(const fl_args* const A, const i64 lo, const i64 hi, const int tid) {{\n"
+        return head + _indent(lines, 1) + "}\n" + self._entry(k, b)
 
     @staticmethod
-    def _nest(axes: tuple[int, ...], body: list[str], parallel: bool) -> list[str]:
+    def _contiguous(k: Kernel, axis: int, outputs: bool) -> str:
+        ps = [p for p, prm in enumerate(k.params) if prm.emb[axis] >= 0 and (outputs or not prm.is_output)]
+        return " && ".join(f"s{p}_{axis} == 1" for p in ps) or "1"
+
+    @staticmethod
+    def _loops(axes: tuple[int, ...], body: list[str], bounds: bool) -> list[str]:
         for d in reversed(axes):
-            if parallel:
-                head = f"for (i64 i{d} = pax == {d} ? lo : 0, e{d} = pax == {d} ? hi : n{d}; i{d} < e{d}; i{d}++) {{"
-            else:
-                head = f"for (i64 i{d} = 0; i{d} < n{d}; i{d}++) {{"
+            head = (
+                f"for (i64 i{d} = b{d}; i{d} < e{d}; i{d}++) {{"
+                if bounds
+                else (f"for (i64 i{d} = 0; i{d} < n{d}; i{d}++) {{")
+            )
             body = [head, *_ind(body), "}"]
         return body
 
-    def _outer_body(self, k: Kernel, b: _Body) -> list[str]:
-        """The code at one point of the outer loop nest."""
+    @staticmethod
+    def _at(k: Kernel, p: int, axes: tuple[int, ...], unit: int | None) -> str:
+        """The element offset of array ``p`` at the indices of ``axes`` (axis ``unit`` has stride 1)."""
+        terms = [f"i{d}" if d == unit else f"i{d} * s{p}_{d}" for d in axes if k.params[p].emb[d] >= 0]
+        return " + ".join(terms) if terms else "0"
+
+    def _outer_body(self, k: Kernel, b: _Body, unit: int | None) -> list[str]:
+        """The code at one point of the outer loop nest (``unit``: the innermost axis has unit stride)."""
         lines: list[str] = []
+        b.materialised = set()
         for v in b.schedule():
             op = b.ops[v]
             if op.op in REDUCTIONS:
                 lines.extend(self._reduction(k, b, op))
             else:
-                b.stmt(op, lambda p: f"p{p}[{_offset(k, p, k.outer)}]", lines)
+                b.stmt(op, lambda p: f"p{p}[{self._at(k, p, k.outer, unit)}]", lines)
         final = b.final_stores()
         if final:
             lines.extend(self._final_pass(k, b, final))
         for p, v in b.outer_stores():
-            lines.append(f"p{p}[{_offset(k, p, k.outer)}] = t{v};")
+            lines.append(f"p{p}[{self._at(k, p, k.outer, unit)}] = t{v};")
         return lines
 
     def _bases(self, k: Kernel, level: tuple[int, ...]) -> list[str]:
         """Pointers ``q<p>`` to each array at the current outer point and outer inner indices ``level``."""
         out = []
         for p, prm in enumerate(k.params):
+            if not any(prm.emb[d] >= 0 for d in k.inner):
+                continue  # read at the outer point only
             cst = "" if prm.is_output else "const "
-            out.append(f"{cst}{ctype(prm.dtype)}* const q{p} = p{p} + {_offset(k, p, k.outer + level)};")
+            out.append(
+                f"{cst}{ctype(prm.dtype)}* const q{p} = p{p} + {self._at(k, p, k.outer + level, None)};"
+            )
         return out
 
     def _inner_stmts(self, k: Kernel, b: _Body, roots: list[int], idx: str, contiguous: bool) -> list[str]:
@@ -811,7 +892,10 @@ class CRenderer:
         lines: list[str] = []
 
         def load(p: int) -> str:
-            if k.params[p].emb[last] < 0:
+            prm = k.params[p]
+            if not any(prm.emb[d] >= 0 for d in k.inner):
+                return f"p{p}[{self._at(k, p, k.outer, None)}]"
+            if prm.emb[last] < 0:
                 return f"q{p}[0]"
             return f"q{p}[{idx}]" if contiguous else f"q{p}[({idx}) * s{p}_{last}]"
 
@@ -829,8 +913,7 @@ class CRenderer:
         ident = const(reduction_identity(red.op, red.dtype), red.dtype, C)
         src = red.args[0]
         last, level = k.inner[-1], tuple(k.inner[:-1])
-        varying = [p for p, prm in enumerate(k.params) if prm.emb[last] >= 0 and not prm.is_output]
-        contig = " && ".join(f"s{p}_{last} == 1" for p in varying) or "1"
+        contig = self._contiguous(k, last, outputs=False)
         new_scratch = {v for v in b.inner_cone([src], b.materialised) if v in b.scratch}
 
         def unrolled(contiguous: bool) -> list[str]:
@@ -860,20 +943,30 @@ class CRenderer:
             f"  {t} acc[8];",
             f"  for (int j = 0; j < 8; j++) acc[j] = {ident};",
             "  i64 so = 0;",
-            *_ind(self._nest(level, core, parallel=False)),
+            *_ind(self._loops(level, core, bounds=False)),
             f"  t{red.out} = {tree[0]};",
             "}",
         ]
 
     def _final_pass(self, k: Kernel, b: _Body, final: list[tuple[int, int]]) -> list[str]:
         last, level = k.inner[-1], tuple(k.inner[:-1])
-        stmts = self._inner_stmts(k, b, [v for _, v in final], f"i{last}", False)
-        for p, v in final:
-            at = f"i{last} * s{p}_{last}" if k.params[p].emb[last] >= 0 else "0"
-            stmts.append(f"q{p}[{at}] = t{v};")
-        core = [*self._bases(k, level), f"for (i64 i{last} = 0; i{last} < n{last}; i{last}++) {{"]
-        core += [*_ind(stmts), "}", f"so += n{last};"]
-        return ["{", "  i64 so = 0;", *_ind(self._nest(level, core, parallel=False)), "}"]
+
+        def version(contiguous: bool) -> list[str]:
+            stmts = self._inner_stmts(k, b, [v for _, v in final], f"i{last}", contiguous)
+            for p, v in final:
+                at = (
+                    "0"
+                    if k.params[p].emb[last] < 0
+                    else f"i{last}"
+                    if contiguous
+                    else f"i{last} * s{p}_{last}"
+                )
+                stmts.append(f"q{p}[{at}] = t{v};")
+            return [f"for (i64 i{last} = 0; i{last} < n{last}; i{last}++) {{", *_ind(stmts), "}"]
+
+        core = [*self._bases(k, level), f"if ({self._contiguous(k, last, outputs=True)}) {{"]
+        core += [*_ind(version(True)), "} else {", *_ind(version(False)), "}", f"so += n{last};"]
+        return ["{", "  i64 so = 0;", *_ind(self._loops(level, core, bounds=False)), "}"]
 
     def _entry(self, k: Kernel, b: _Body) -> str:
         n = len(k.params)
@@ -1032,10 +1125,14 @@ FL_EXPORT int functorch_lite_launch(fl_body body, const fl_args* A, i64 cost, in
 
 
 def render_runtime() -> str:
-    """The runtime library's translation unit."""
-    return (
-        f"/* functorch_lite kernel runtime ({FORMAT_VERSION}) */\n" + TYPEDEFS + C_RUNTIME_DECLS + C_RUNTIME
-    )
+    """The runtime library's translation unit: the support functions and the vector maths."""
+    vector = ""
+    for fn in VECTOR_MATH:
+        head = f'FL_EXPORT __attribute__((simd("notinbranch"))) f32 {fn}('
+        vector += _helper_source(fn, C).replace(f"{C.inline} f32 {fn}(", head)
+    helpers = _helper_source("fl_bits", C) + _helper_source("fl_expcore", C)
+    head = f"/* functorch_lite kernel runtime ({FORMAT_VERSION}) */\n" + TYPEDEFS + C_RUNTIME_DECLS
+    return head + C_RUNTIME + helpers + vector
 
 
 def render_c(kernels: list[Kernel]) -> str:

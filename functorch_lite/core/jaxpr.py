@@ -172,6 +172,8 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: list, *args: Any) -> list:
     for v, x in zip(jaxpr.constvars, consts):
         env[v] = x
     for v, x in zip(jaxpr.invars, args):
+        if not isinstance(x, Array):  # Python scalars and NumPy arrays take the variable's type
+            x = x if hasattr(x, "_trace") else Array(np.asarray(x, dtype=v.aval.dtype), v.aval.weak_type)
         env[v] = x
     for eqn in jaxpr.eqns:
         outs = eqn.primitive.bind(*[read(v) for v in eqn.invars], **eqn.params)

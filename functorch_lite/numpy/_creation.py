@@ -23,6 +23,15 @@ from ._shape import broadcast_to, ravel, reshape, stack
 
 
 def _shape_tuple(shape: int | Sequence[int]) -> tuple[int, ...]:
+    from ..core.errors import ConcretizationTypeError
+    from ..core.trace import Tracer
+
+    if isinstance(shape, Tracer) or (isinstance(shape, (tuple, list)) and any(isinstance(d, Tracer) for d in shape)):
+        raise ConcretizationTypeError(
+            "Shapes must be static (concrete Python integers), but a traced value was given as a shape: "
+            "the array's size would depend on data. Fix: mark the argument static "
+            "(jit(f, static_argnums=...)), or compute the size from other static shapes (x.shape[0])."
+        )
     return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
 
 

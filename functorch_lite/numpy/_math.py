@@ -576,10 +576,14 @@ def logaddexp2(x1: Any, x2: Any, /) -> Any:
     """``log2(2**x1 + 2**x2)`` computed stably. Example: ``fnp.logaddexp2(1.0, 1.0)`` is ``2.``."""
     x1, x2 = promote_args_inexact(x1, x2)
     _no_complex(x1, "logaddexp2")
-    delta = subtract(x1, x2)
-    # delta is NaN when an input is NaN or both are the same infinity; x1 + x2 is the answer then.
-    stable = add(maximum(x1, x2), true_divide(log1p(exp2(negative(absolute(delta)))), float(np.log(2))))
-    return where(isnan(delta), add(x1, x2), stable)
+    # big + log2(1 + 2**-|x1 - x2|), both parts chosen by one select so that at a tie each input gets
+    # half of the gradient.
+    x1_bigger = greater_equal(x1, x2)
+    big = where(x1_bigger, x1, x2)
+    gap = where(x1_bigger, subtract(x2, x1), subtract(x1, x2))  # -|x1 - x2|
+    stable = add(big, true_divide(log1p(exp2(gap)), float(np.log(2))))
+    # gap is NaN when an input is NaN or both are the same infinity; x1 + x2 is the answer then.
+    return where(isnan(gap), add(x1, x2), stable)
 
 
 def conjugate(x: Any, /) -> Any:
@@ -691,7 +695,8 @@ def gcd(x1: Any, x2: Any, /) -> Any:
 
 
 def lcm(x1: Any, x2: Any, /) -> Any:
-    """Least common multiple of integers (0 if either is 0; wraps on overflow like NumPy).
+    """Least common multiple of integers: ``|x1| // gcd * |x2|`` (0 if either is 0; it wraps on overflow,
+    as in NumPy and jax.numpy).
 
     Example: ``fnp.lcm(fnp.asarray([4, 6]), 10)`` is ``[20, 30]``.
     """
@@ -699,4 +704,4 @@ def lcm(x1: Any, x2: Any, /) -> Any:
     divisor = gcd(x1, x2)
     is_zero = equal(divisor, 0)
     quotient = ew.div_p.bind(absolute(x1), where(is_zero, 1, divisor))
-    return where(is_zero, 0, absolute(multiply(quotient, x2)))
+    return where(is_zero, 0, multiply(quotient, absolute(x2)))

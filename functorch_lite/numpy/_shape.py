@@ -453,6 +453,8 @@ def repeat(a: Any, repeats: Any, axis: int | None = None, *, total_repeat_length
     total = None if total_repeat_length is None else int(total_repeat_length)
     counts = _concrete(repeats)
     if counts is not None:
+        if counts.size == 0:
+            counts = counts.astype(np.int64)  # an empty list of counts
         if counts.dtype.kind not in "biu":
             raise ValueError(f"fnp.repeat: repeats must be integers, got {counts.dtype.name}.")
         if counts.ndim > 1 or (counts.ndim == 1 and counts.shape[0] not in (1, n)):
@@ -785,8 +787,11 @@ def take(
         raise NotImplementedError("fnp.take: mode='raise' is not supported (indices cannot be checked).")
     if mode not in ("fill", "clip", "wrap"):
         raise ValueError(f"fnp.take: invalid mode {mode!r}; use 'fill', 'clip' or 'wrap'.")
-    if n == 0 and idx.size:
-        raise IndexError("fnp.take: cannot take a non-empty selection from an empty axis.")
+    if n == 0:
+        if idx.size:
+            raise IndexError("fnp.take: cannot take a non-empty selection from an empty axis.")
+        dims = tuple(a.shape[:axis]) + tuple(idx.shape) + tuple(a.shape[axis + 1 :])
+        return broadcast_to(Array(np.zeros((), a.dtype), a.weak_type), dims)
     if mode == "fill":
         idx = _wrap_negative(idx, n)
     elif mode == "wrap" and n:

@@ -7,9 +7,9 @@ leading operands, as JAX does) and every rule transforms those jaxprs, never the
 - **eager** picks the branch / runs the loop, each body compiled once by ``plan_for`` (cached on the jaxpr),
   so one iteration is one call of straight-line generated code. Inside ``jit`` the executor runs these
   impl-less primitives through the same eager path.
-- **JVP** differentiates the bodies (``_jvp_jaxpr``); loops iterate to a fixpoint over which carries have
+- **JVP** differentiates the bodies (``jvp_jaxpr``); loops iterate to a fixpoint over which carries have
   non-zero tangents. Under reverse mode (a ``LinearTangentTrace`` is current) each body is linearized
-  once by ``_linearize_jaxpr`` (the body runs under a JVP trace whose tangent operations are staged into
+  once by ``linearize_jaxpr`` (the body runs under a JVP trace whose tangent operations are staged into
   a ``LinearTangentTrace``, so nested control flow splits itself) into a known part, run on the primals and
   producing residuals (stacked along the scan axis for ``scan``; loop-invariant ones passed once as
   consts), and a linear part staged into the tangent trace. The transpose of a linear ``cond`` transposes
@@ -46,23 +46,30 @@ from ..core.jaxpr import ClosedJaxpr, Jaxpr, Var, eval_jaxpr, param_printers
 from ..core.passes import dce_jaxpr
 from ..core.source_info import describe_function
 from ..core.staging import abstractify, as_operand, trace_to_jaxpr
-from ..core.trace import Primitive, ShapedArray, Tracer, _context, aval_of, set_current_trace
+from ..core.trace import Primitive, ShapedArray, Tracer, _context, aval_of
 from ..transforms.ad import (
-    JVPTrace,
-    JVPTracer,
     LinearTangentTrace,
     UndefinedPrimal,
     Zero,
     add_tangents,
     backward_pass,
-    float0,
     instantiate,
     is_undefined,
     tangent_aval,
     zeros_like_aval,
 )
-from ..transforms.batching import BatchTrace, BatchTracer, bdim_at_front, broadcast_batch, move_axis
-from ..transforms.jit import _cached, _closed_from, plan_for, transpose_jaxpr
+from ..transforms.batching import bdim_at_front, move_axis
+from ..transforms.jaxpr_transforms import (
+    batch_jaxpr,
+    cached,
+    closed_from,
+    is_nonzero,
+    jvp_jaxpr,
+    linearize_jaxpr,
+    trace_internal,
+    transpose_jaxpr,
+)
+from ..transforms.jit import plan_for
 from .elementwise import clamp_p, convert_element_type_p, eq_p, select_n_p, stop_gradient_p
 from .reductions import reduce_or_p
 from .shape import broadcast_in_dim_p, rev_p, slice_p
@@ -124,14 +131,7 @@ def _trace_user(
         return out_leaves
 
     traced = trace_to_jaxpr(flat_fun, list(in_avals), fun)
-    return _closed_from(traced), [as_operand(c) for c in traced.consts], out_tree_box[0]
-
-
-def _trace_internal(fun: Callable, in_avals: Sequence[ShapedArray]) -> tuple[ClosedJaxpr, list]:
-    """Trace a rule's helper function into a const-free jaxpr (consts as leading invars) + its consts."""
-    with set_current_trace(None):
-        traced = trace_to_jaxpr(fun, list(in_avals), fun)
-    return _closed_from(traced), [as_operand(c) for c in traced.consts]
+    return closed_from(traced), [as_operand(c) for c in traced.consts], out_tree_box[0]
 
 
 def _permute(closed: ClosedJaxpr, in_order: Sequence[int], out_order: Sequence[int]) -> ClosedJaxpr:
@@ -223,10 +223,6 @@ def _check_carry(
             )
 
 
-def _nonzero(t: Any) -> bool:
-    return type(t) is not Zero and t is not None and aval_of(t).dtype != float0
-
-
 def _zero_tangents(avals: Sequence[ShapedArray]) -> list:
     return [Zero(tangent_aval(a)) for a in avals]
 
@@ -240,169 +236,6 @@ def _wrap(values: Sequence[Any], weak: Sequence[bool]) -> list:
         a._weak = w
         out.append(a)
     return out
-
-
-# ---------------------------------------------------------------------------------------------------
-# Jaxpr transformations shared by the three primitives (each result cached on the input jaxpr)
-# ---------------------------------------------------------------------------------------------------
-
-
-def _split_jvp_outputs(outs: Sequence[Any], trace: JVPTrace, instantiate_out: Sequence[bool]) -> tuple:
-    """Primal outputs, the tangents of the outputs that have one (symbolic zeros dropped, except where
-    ``instantiate_out`` asks for zeros of an inexact output), and which outputs have one."""
-    primal_outs, tangent_outs, out_nz = [], [], []
-    for o, inst in zip(outs, instantiate_out):
-        if type(o) is JVPTracer and o._trace is trace:
-            p, t = o.primal, o.tangent
-        else:
-            p, t = o, None
-        aval = aval_of(p)
-        if not dtypes.is_inexact(aval.dtype) or (t is not None and not _nonzero(t)):
-            t = None
-        if t is None and inst and dtypes.is_inexact(aval.dtype):
-            t = zeros_like_aval(tangent_aval(aval))
-        primal_outs.append(p)
-        out_nz.append(t is not None)
-        if t is not None:
-            tangent_outs.append(t)
-    return primal_outs, tangent_outs, tuple(out_nz)
-
-
-def _jvp_jaxpr(
-    closed: ClosedJaxpr, nonzero: tuple[bool, ...], instantiate_out: tuple[bool, ...]
-) -> tuple[ClosedJaxpr, list, tuple[bool, ...]]:
-    """The JVP of a const-free ``closed``: inputs (jvp consts, primals, tangents of the ``nonzero`` inputs) ->
-    (primal outputs, tangents of the non-zero outputs). Output tangents that are symbolic zeros are left
-    out unless ``instantiate_out`` asks for them (inexact outputs only). Returns the jaxpr, its consts and
-    which outputs have tangents."""
-
-    def build() -> tuple[ClosedJaxpr, list, tuple[bool, ...]]:
-        in_avals = closed.in_avals
-        n = len(in_avals)
-        box: list = []
-
-        def fun(*args: Any) -> list:
-            primals, tangents = args[:n], iter(args[n:])
-            parent = _context.trace
-            trace = JVPTrace(parent, parent, fun)
-            tracers = [JVPTracer(trace, p, next(tangents)) if nz else p for p, nz in zip(primals, nonzero)]
-            _context.trace = trace
-            try:
-                outs = eval_jaxpr(closed.jaxpr, [], *tracers)
-            finally:
-                _context.trace = parent
-                trace.alive = False
-            primal_outs, tangent_outs, out_nz = _split_jvp_outputs(outs, trace, instantiate_out)
-            box.append(out_nz)
-            return primal_outs + tangent_outs
-
-        tangent_avals = [tangent_aval(a) for a, nz in zip(in_avals, nonzero) if nz]
-        jaxpr, consts = _trace_internal(fun, list(in_avals) + tangent_avals)
-        return jaxpr, consts, box[0]
-
-    return _cached(closed, ("cf_jvp", nonzero, instantiate_out), build)
-
-
-def _batch_jaxpr(
-    closed: ClosedJaxpr, axis_size: int, in_batched: tuple[bool, ...], force_out: tuple[bool, ...]
-) -> tuple[ClosedJaxpr, list, tuple[bool, ...]]:
-    """``closed`` vmapped over the inputs marked ``in_batched`` (batch dim 0): inputs (batch consts,
-    inputs) -> outputs, each batched at 0 or unbatched; ``force_out`` outputs are always batched. Returns the
-    jaxpr, its consts and which outputs are batched."""
-
-    def build() -> tuple[ClosedJaxpr, list, tuple[bool, ...]]:
-        avals = [
-            ShapedArray((axis_size, *a.shape), a.dtype, a.weak_type) if b else a
-            for a, b in zip(closed.in_avals, in_batched)
-        ]
-        box: list = []
-
-        def fun(*args: Any) -> list:
-            parent = _context.trace
-            trace = BatchTrace(parent, axis_size, fun)
-            tracers = [BatchTracer(trace, x, 0) if b else x for x, b in zip(args, in_batched)]
-            _context.trace = trace
-            try:
-                outs = eval_jaxpr(closed.jaxpr, [], *tracers)
-            finally:
-                _context.trace = parent
-                trace.alive = False
-            results, flags = [], []
-            for o, force in zip(outs, force_out):
-                if type(o) is BatchTracer and o._trace is trace:
-                    results.append(move_axis(o.val, o.bdim, 0))
-                    flags.append(True)
-                elif force:
-                    results.append(broadcast_batch(as_operand(o), axis_size, 0))
-                    flags.append(True)
-                else:
-                    results.append(o)
-                    flags.append(False)
-            box.append(tuple(flags))
-            return results
-
-        jaxpr, consts = _trace_internal(fun, avals)
-        return jaxpr, consts, box[0]
-
-    return _cached(closed, ("cf_batch", axis_size, in_batched, force_out), build)
-
-
-def _linearize_jaxpr(
-    closed: ClosedJaxpr, nonzero: tuple[bool, ...], instantiate_out: tuple[bool, ...]
-) -> dict:
-    """Reverse mode's split of a const-free ``closed``, done the way ``linearize`` does it: the body runs
-    under a JVP trace whose rules stage tangent operations into a ``LinearTangentTrace`` and everything else
-    into an enclosing staging trace. Nested control flow and jit calls split themselves the same way.
-
-    Returns ``known``: (known consts, primals) -> (primal outputs, residuals), and ``linear``: (linear consts,
-    residuals, tangents of the ``nonzero`` inputs) -> tangents of the non-zero outputs (``out_nz``; the
-    ``instantiate_out`` ones always), with the consts of both and the number of residuals."""
-
-    def build() -> dict:
-        box: dict = {}
-
-        def known_fun(*primals: Any) -> list:
-            parent = _context.trace
-            tangent_trace = LinearTangentTrace(parent, known_fun)
-            trace = JVPTrace(parent, tangent_trace, known_fun)
-            tracers = [
-                JVPTracer(trace, p, tangent_trace.new_arg(tangent_aval(aval_of(p)))) if nz else p
-                for p, nz in zip(primals, nonzero)
-            ]
-            _context.trace = trace
-            try:
-                outs = eval_jaxpr(closed.jaxpr, [], *tracers)
-            finally:
-                _context.trace = parent
-                trace.alive = False
-            # Instantiated zeros are made concrete: constants of the linear jaxpr, not residuals.
-            with set_current_trace(None):
-                primal_outs, tangent_outs, out_nz = _split_jvp_outputs(outs, trace, instantiate_out)
-            try:
-                lin = tangent_trace.to_jaxpr(tangent_outs)
-            finally:
-                tangent_trace.alive = False
-            # The linear jaxpr's constants that are values of the known computation are the residuals.
-            res_idx = [i for i, c in enumerate(lin.consts) if isinstance(c, Tracer) and c._trace is parent]
-            box.update(lin=lin, res_idx=res_idx, out_nz=out_nz)
-            return primal_outs + [lin.consts[i] for i in res_idx]
-
-        known, known_consts = _trace_internal(known_fun, closed.in_avals)
-        lin, res_idx = box["lin"], box["res_idx"]
-        lj = lin.jaxpr
-        res_set = set(res_idx)
-        const_idx = [i for i in range(len(lin.consts)) if i not in res_set]
-        invars = [lj.constvars[i] for i in const_idx] + [lj.constvars[i] for i in res_idx] + lj.invars
-        return {
-            "known": known,
-            "known_consts": known_consts,
-            "linear": ClosedJaxpr(Jaxpr([], invars, lj.eqns, lj.outvars), []),
-            "linear_consts": [as_operand(lin.consts[i]) for i in const_idx],
-            "n_res": len(res_idx),
-            "out_nz": box["out_nz"],
-        }
-
-    return _cached(closed, ("cf_linearize", nonzero, instantiate_out), build)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -433,7 +266,7 @@ cond_p = Primitive("cond", impl=None, abstract_eval=_cond_abstract_eval, multipl
 def _cond_eager(index: Any, *args: Any, branches: tuple) -> list:
     i = builtins.min(builtins.max(int(index._value), 0), len(branches) - 1)
     outs = plan_for(branches[i]).run(*[a._value for a in args])
-    weak = _cached(
+    weak = cached(
         branches[0], ("cond_weak", branches), lambda: [a.weak_type for a in _cond_out_avals(branches)]
     )
     return _wrap(outs, weak)
@@ -541,9 +374,9 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
 def _cond_jvp_branches(branches: tuple, nonzero: tuple[bool, ...]) -> tuple[list, list, tuple[bool, ...]]:
     """Every branch's JVP with one joined pattern of non-zero output tangents, consts joined."""
     n_out = len(branches[0].out_avals)
-    first = [_jvp_jaxpr(b, nonzero, (False,) * n_out) for b in branches]
+    first = [jvp_jaxpr(b, nonzero, (False,) * n_out) for b in branches]
     joined = tuple(builtins.any(r[2][k] for r in first) for k in range(n_out))
-    results = [r if r[2] == joined else _jvp_jaxpr(b, nonzero, joined) for r, b in zip(first, branches)]
+    results = [r if r[2] == joined else jvp_jaxpr(b, nonzero, joined) for r, b in zip(first, branches)]
     jaxprs = _join_consts([r[0] for r in results], [len(r[1]) for r in results])
     consts = [c for r in results for c in r[1]]
     return jaxprs, consts, joined
@@ -557,9 +390,9 @@ def _cond_linearize(branches: tuple, nonzero: tuple[bool, ...]) -> tuple:
 
     def build() -> tuple:
         n_out = len(branches[0].out_avals)
-        first = [_linearize_jaxpr(b, nonzero, (False,) * n_out) for b in branches]
+        first = [linearize_jaxpr(b, nonzero, (False,) * n_out) for b in branches]
         out_nz = tuple(builtins.any(r["out_nz"][k] for r in first) for k in range(n_out))
-        parts = [r if r["out_nz"] == out_nz else _linearize_jaxpr(b, nonzero, out_nz) for r, b in
+        parts = [r if r["out_nz"] == out_nz else linearize_jaxpr(b, nonzero, out_nz) for r, b in
                  zip(first, branches)]  # fmt: skip
         knowns = _join_consts([r["known"] for r in parts], [len(r["known_consts"]) for r in parts])
         linears = _join_consts([r["linear"] for r in parts], [len(r["linear_consts"]) for r in parts])
@@ -594,7 +427,7 @@ def _cond_linearize(branches: tuple, nonzero: tuple[bool, ...]) -> tuple:
                     v if v is not None else _zeros(slot_avals[s]) for s, v in enumerate(filled)
                 ]
 
-            merged_jaxpr, merged_consts = _trace_internal(merged, known.in_avals)
+            merged_jaxpr, merged_consts = trace_internal(merged, known.in_avals)
             if merged_consts:
                 raise TypeError("internal error: residual merging introduced constants")
             known_branches.append(merged_jaxpr)
@@ -608,13 +441,13 @@ def _cond_linearize(branches: tuple, nonzero: tuple[bool, ...]) -> tuple:
             linear_branches.append(ClosedJaxpr(Jaxpr([], invars, lin.eqns, lin.outvars), []))
         return tuple(known_branches), known_consts, tuple(linear_branches), linear_consts, out_nz
 
-    return _cached(branches[0], ("cond_linearize", branches, nonzero), build)
+    return cached(branches[0], ("cond_linearize", branches, nonzero), build)
 
 
 def _cond_jvp(primals: list, tangents: list, *, branches: tuple) -> tuple[list, list]:
     index, ops = primals[0], primals[1:]
     ts = tangents[1:]
-    nonzero = tuple(_nonzero(t) for t in ts)
+    nonzero = tuple(is_nonzero(t) for t in ts)
     out_avals = _cond_out_avals(branches)
     if not any(nonzero):
         return cond_p.bind(*primals, branches=branches), _zero_tangents(out_avals)
@@ -626,7 +459,7 @@ def _cond_jvp(primals: list, tangents: list, *, branches: tuple) -> tuple[list, 
         primal_outs, residuals = outs[:n_out], outs[n_out:]
         tangent_outs = cond_p.bind(index, *linear_consts, *residuals, *nz_tangents, branches=linear)
     else:
-        jvps, consts, out_nz = _cached(
+        jvps, consts, out_nz = cached(
             branches[0], ("cond_jvp", branches, nonzero), lambda: _cond_jvp_branches(branches, nonzero)
         )
         outs = cond_p.bind(index, *consts, *ops, *nz_tangents, branches=tuple(jvps))
@@ -684,7 +517,7 @@ def _cond_batch(axis_size: int, vals: list, dims: list, *, branches: tuple) -> t
                     sel = _broadcast_selector(mask, tuple(v.shape))
                     v = select_n_p.bind(sel, stop_gradient_p.bind(v), v)
                 masked.append(v)
-            jaxpr, consts, _ = _batch_jaxpr(branch, axis_size, in_batched, (True,) * n_out)
+            jaxpr, consts, _ = batch_jaxpr(branch, axis_size, in_batched, (True,) * n_out)
             outs_per_branch.append(eval_jaxpr(jaxpr.jaxpr, [], *consts, *masked))
         outs = []
         for k in range(n_out):
@@ -693,9 +526,9 @@ def _cond_batch(axis_size: int, vals: list, dims: list, *, branches: tuple) -> t
         return outs, [0] * n_out
     ops = [v if d is None else move_axis(v, d, 0) for v, d in zip(ops, op_dims)]
     in_batched = tuple(d is not None for d in op_dims)
-    first = [_batch_jaxpr(b, axis_size, in_batched, (False,) * n_out) for b in branches]
+    first = [batch_jaxpr(b, axis_size, in_batched, (False,) * n_out) for b in branches]
     joined = tuple(builtins.any(r[2][k] for r in first) for k in range(n_out))
-    results = [r if r[2] == joined else _batch_jaxpr(b, axis_size, in_batched, joined) for r, b in
+    results = [r if r[2] == joined else batch_jaxpr(b, axis_size, in_batched, joined) for r, b in
                zip(first, branches)]  # fmt: skip
     jaxprs = _join_consts([r[0] for r in results], [len(r[1]) for r in results])
     consts = [c for r in results for c in r[1]]
@@ -790,13 +623,13 @@ def _while_jvp(primals: list, tangents: list, *, cond_jaxpr, body_jaxpr, cond_nc
     cn, bn = cond_nconsts, body_nconsts
     params = dict(cond_jaxpr=cond_jaxpr, body_jaxpr=body_jaxpr, cond_nconsts=cn, body_nconsts=bn)
     carry_avals = body_jaxpr.out_avals
-    bc_nz = [_nonzero(t) for t in tangents[cn : cn + bn]]
-    carry_nz = [_nonzero(t) for t in tangents[cn + bn :]]
+    bc_nz = [is_nonzero(t) for t in tangents[cn : cn + bn]]
+    carry_nz = [is_nonzero(t) for t in tangents[cn + bn :]]
     if not any(bc_nz) and not any(carry_nz):
         return while_p.bind(*primals, **params), _zero_tangents(carry_avals)
     nk = len(carry_nz)
     for _ in range(nk + 1):  # fixpoint: a carry whose tangent becomes non-zero keeps one from the start
-        jvp, jconsts, out_nz = _jvp_jaxpr(body_jaxpr, tuple(bc_nz + carry_nz), tuple(carry_nz))
+        jvp, jconsts, out_nz = jvp_jaxpr(body_jaxpr, tuple(bc_nz + carry_nz), tuple(carry_nz))
         grown = [a or b for a, b in zip(carry_nz, out_nz)]
         if grown == carry_nz:
             break
@@ -809,10 +642,10 @@ def _while_jvp(primals: list, tangents: list, *, cond_jaxpr, body_jaxpr, cond_nc
         + list(range(nj + bn, nj + bn + nk))
         + list(range(nj + bn + nk + n_tbc, nj + bn + nk + n_tbc + n_tc))
     )
-    body = _cached(body_jaxpr, ("while_jvp_body", tuple(bc_nz), tuple(carry_nz)),
+    body = cached(body_jaxpr, ("while_jvp_body", tuple(bc_nz), tuple(carry_nz)),
                    lambda: _permute(jvp, order, range(nk + n_tc)))  # fmt: skip
     t_avals = [tangent_aval(a) for a, nz in zip(carry_avals, carry_nz) if nz]
-    cond = _cached(cond_jaxpr, ("while_jvp_cond", tuple(t.shape for t in t_avals), tuple(carry_nz)),
+    cond = cached(cond_jaxpr, ("while_jvp_cond", tuple(t.shape for t in t_avals), tuple(carry_nz)),
                    lambda: _pad_invars(cond_jaxpr, [], t_avals))  # fmt: skip
     cc, bc, carry = primals[:cn], primals[cn : cn + bn], primals[cn + bn :]
     t_bc = [t for t, nz in zip(tangents[cn : cn + bn], bc_nz) if nz]
@@ -848,19 +681,19 @@ def _while_batch(
     cc_b, bc_b, carry_b = batched[:cn], batched[cn : cn + bn], batched[cn + bn :]
     nk = len(carry_b)
     for _ in range(nk + 1):
-        _, _, out_b = _batch_jaxpr(body_jaxpr, axis_size, tuple(bc_b + carry_b), tuple(carry_b))
+        _, _, out_b = batch_jaxpr(body_jaxpr, axis_size, tuple(bc_b + carry_b), tuple(carry_b))
         grown = [a or b for a, b in zip(carry_b, out_b)]
         if grown == carry_b:
             break
         carry_b = grown
-    _, _, (pred_b,) = _batch_jaxpr(cond_jaxpr, axis_size, tuple(cc_b + carry_b), (False,))
+    _, _, (pred_b,) = batch_jaxpr(cond_jaxpr, axis_size, tuple(cc_b + carry_b), (False,))
     if pred_b:
         carry_b = [True] * nk
     cc, bc, carry = vals[:cn], vals[cn : cn + bn], vals[cn + bn :]
     carry = [bdim_at_front(v, None, axis_size) if b and not was else v
              for v, b, was in zip(carry, carry_b, batched[cn + bn :])]  # fmt: skip
-    cond_b, cond_consts, _ = _batch_jaxpr(cond_jaxpr, axis_size, tuple(cc_b + carry_b), (False,))
-    body_b, body_consts, _ = _batch_jaxpr(body_jaxpr, axis_size, tuple(bc_b + carry_b), tuple(carry_b))
+    cond_b, cond_consts, _ = batch_jaxpr(cond_jaxpr, axis_size, tuple(cc_b + carry_b), (False,))
+    body_b, body_consts, _ = batch_jaxpr(body_jaxpr, axis_size, tuple(bc_b + carry_b), tuple(carry_b))
     if not pred_b:
         outs = while_p.bind(
             *cond_consts, *cc, *body_consts, *bc, *carry,
@@ -888,12 +721,12 @@ def _while_batch(
 
         carry_avals = [ShapedArray((axis_size, *a.shape), a.dtype, a.weak_type) for a in body_jaxpr.out_avals]
         c_avals, b_avals = cond_b.in_avals[:n_cc], body_b.in_avals[:n_bc]
-        c_jaxpr, c_consts = _trace_internal(new_cond, c_avals + carry_avals)
-        b_jaxpr, b_consts = _trace_internal(new_body, c_avals + b_avals + carry_avals)
+        c_jaxpr, c_consts = trace_internal(new_cond, c_avals + carry_avals)
+        b_jaxpr, b_consts = trace_internal(new_body, c_avals + b_avals + carry_avals)
         return c_jaxpr, c_consts, b_jaxpr, b_consts
 
     key = ("while_batched_pred", body_jaxpr, axis_size, tuple(cc_b), tuple(bc_b))
-    c_jaxpr, c_consts, b_jaxpr, b_consts = _cached(cond_jaxpr, key, build)
+    c_jaxpr, c_consts, b_jaxpr, b_consts = cached(cond_jaxpr, key, build)
     c_ops = [*cond_consts, *cc]
     outs = while_p.bind(
         *c_consts, *c_ops, *b_consts, *c_ops, *body_consts, *bc, *carry,
@@ -963,7 +796,7 @@ def _loop_plans(body: ClosedJaxpr, n_before: int, nk: int) -> tuple[Callable, Ca
         donated = (False,) * n_before + tuple(fresh) + (False,) * (len(j.invars) - n_before - nk)
         return plain.run, plan_for(body, donated).run
 
-    return _cached(body, ("loop_plans", n_before, nk), build)
+    return cached(body, ("loop_plans", n_before, nk), build)
 
 
 def _scan_eager(*args: Any, jaxpr, length, reverse, num_consts, num_carry, linear, unroll) -> list:
@@ -1103,7 +936,7 @@ def _scan_jvp_fixpoint(jaxpr: ClosedJaxpr, nc: int, nk: int, nonzero: list[bool]
     const_nz, carry_nz, xs_nz = nonzero[:nc], list(nonzero[nc : nc + nk]), nonzero[nc + nk :]
     n_y = len(jaxpr.out_avals) - nk
     for _ in range(nk + 1):
-        jvp, jconsts, out_nz = _jvp_jaxpr(
+        jvp, jconsts, out_nz = jvp_jaxpr(
             jaxpr, tuple(const_nz + carry_nz + xs_nz), tuple(carry_nz) + (False,) * n_y
         )
         grown = [a or b for a, b in zip(carry_nz, out_nz[:nk])]
@@ -1143,7 +976,7 @@ def _scan_jvp_forward(jaxpr: ClosedJaxpr, nc: int, nk: int, nonzero: tuple[bool,
         counts = (nj, ntc, ntk, ntx, nty)
         return body, jconsts, tuple(carry_nz), out_nz, counts
 
-    return _cached(jaxpr, ("scan_jvp_fwd", nc, nk, nonzero), build)
+    return cached(jaxpr, ("scan_jvp_fwd", nc, nk, nonzero), build)
 
 
 def _scan_linearize(jaxpr: ClosedJaxpr, nc: int, nk: int, nonzero: tuple[bool, ...]) -> dict:
@@ -1158,9 +991,7 @@ def _scan_linearize(jaxpr: ClosedJaxpr, nc: int, nk: int, nonzero: tuple[bool, .
         const_nz, carry_nz, xs_nz = list(nonzero[:nc]), list(nonzero[nc : nc + nk]), list(nonzero[nc + nk :])
         n_y = len(jaxpr.out_avals) - nk
         for _ in range(nk + 1):  # fixpoint over the carries with non-zero tangents
-            lin = _linearize_jaxpr(
-                jaxpr, tuple(const_nz + carry_nz + xs_nz), tuple(carry_nz) + (False,) * n_y
-            )
+            lin = linearize_jaxpr(jaxpr, tuple(const_nz + carry_nz + xs_nz), tuple(carry_nz) + (False,) * n_y)
             grown = [a or b for a, b in zip(carry_nz, lin["out_nz"][:nk])]
             if grown == carry_nz:
                 break
@@ -1215,7 +1046,7 @@ def _scan_linearize(jaxpr: ClosedJaxpr, nc: int, nk: int, nonzero: tuple[bool, .
             "out_nz": lin["out_nz"],
         }
 
-    return _cached(jaxpr, ("scan_linearize", nc, nk, nonzero), build)
+    return cached(jaxpr, ("scan_linearize", nc, nk, nonzero), build)
 
 
 def _scan_jvp(
@@ -1223,7 +1054,7 @@ def _scan_jvp(
 ):
     nc, nk = num_consts, num_carry
     params = dict(length=length, reverse=reverse, unroll=unroll)
-    nonzero = tuple(_nonzero(t) for t in tangents)
+    nonzero = tuple(is_nonzero(t) for t in tangents)
     out_avals = _scan_abstract_eval(*[aval_of(p) for p in primals], jaxpr=jaxpr, num_consts=nc, num_carry=nk,
                                     linear=linear, **params)  # fmt: skip
     if not any(nonzero):
@@ -1280,7 +1111,7 @@ def _scan_jvp(
 def _carry_tangents(tangents: Sequence[Any], carry_nz: Sequence[bool], avals: Sequence[ShapedArray]) -> list:
     """The initial carry tangents of the non-zero pattern, symbolic zeros instantiated."""
     return [
-        t if _nonzero(t) else zeros_like_aval(tangent_aval(a))
+        t if is_nonzero(t) else zeros_like_aval(tangent_aval(a))
         for t, nz, a in zip(tangents, carry_nz, avals)
         if nz
     ]
@@ -1333,9 +1164,9 @@ def _scan_transpose_jaxpr(
                      for a, lin, ct in zip(x_avals, xs_lin, cts_in[nc + nk :]) if lin]  # fmt: skip
             return [instantiate(a) for a in new_acc] + ct_carry + ct_xs
 
-        return _trace_internal(body, res_c + acc + ct_k + res_x + ct_y)
+        return trace_internal(body, res_c + acc + ct_k + res_x + ct_y)
 
-    return _cached(jaxpr, ("scan_transpose", nc, nk, const_lin, xs_lin, ys_zero), build)
+    return cached(jaxpr, ("scan_transpose", nc, nk, const_lin, xs_lin, ys_zero), build)
 
 
 def _scan_transpose(cts: list, *args: Any, jaxpr, length, reverse, num_consts, num_carry, linear, unroll):
@@ -1387,14 +1218,14 @@ def _scan_batch(axis_size: int, vals: list, dims: list, *, jaxpr, length, revers
     const_b, carry_b, xs_b = batched[:nc], batched[nc : nc + nk], batched[nc + nk :]
     n_y = len(jaxpr.out_avals) - nk
     for _ in range(nk + 1):
-        _, _, out_b = _batch_jaxpr(
+        _, _, out_b = batch_jaxpr(
             jaxpr, axis_size, tuple(const_b + carry_b + xs_b), tuple(carry_b) + (False,) * n_y
         )
         grown = [a or b for a, b in zip(carry_b, out_b[:nk])]
         if grown == carry_b:
             break
         carry_b = grown
-    body, bconsts, out_b = _batch_jaxpr(
+    body, bconsts, out_b = batch_jaxpr(
         jaxpr, axis_size, tuple(const_b + carry_b + xs_b), tuple(carry_b) + (False,) * n_y
     )
     consts = [v if d is None else move_axis(v, d, 0) for v, d in zip(vals[:nc], dims[:nc])]

@@ -87,6 +87,34 @@ def _threefry_generic(k0: Any, k1: Any, x0: Any, x1: Any) -> list:
     return [x0, x1]
 
 
+_SMALL = 8  # at most this many blocks: hash with Python integers (110 ufunc calls cost more)
+_MASK = 0xFFFFFFFF
+
+
+def _threefry_int(k0: int, k1: int, x0: int, x1: int) -> tuple[int, int]:
+    """One block with Python integers."""
+    ks = (k0, k1, k0 ^ k1 ^ PARITY)
+    x0 = (x0 + k0) & _MASK
+    x1 = (x1 + k1) & _MASK
+    for group in range(5):
+        for r in ROTATIONS[group % 2]:
+            x0 = (x0 + x1) & _MASK
+            x1 = (((x1 << r) & _MASK) | (x1 >> (32 - r))) ^ x0
+        x0 = (x0 + ks[(group + 1) % 3]) & _MASK
+        x1 = (x1 + ks[(group + 2) % 3] + group + 1) & _MASK
+    return x0, x1
+
+
+def _threefry_small(k0: Any, k1: Any, c0: Any, c1: Any, out0: np.ndarray, out1: np.ndarray) -> None:
+    """Blocks given as flat arrays or 0-d arrays (broadcast), into the flat ``out0``/``out1``."""
+
+    def at(a: np.ndarray, i: int) -> int:
+        return int(a) if a.ndim == 0 else int(a[i])
+
+    for i in range(out0.size):
+        out0[i], out1[i] = _threefry_int(at(k0, i), at(k1, i), at(c0, i), at(c1, i))
+
+
 def _injections(k0: Any, k1: Any) -> list:
     """Per group, the words added to x0 and x1 after its four rounds, for one scalar key."""
     k0, k1 = int(k0), int(k1)
@@ -136,6 +164,9 @@ def _threefry_numpy(k0: Any, k1: Any, x0: Any, x1: Any) -> list:
     if n == 0:
         return [out0, out1]
     k0, k1, c0, c1 = [_flat_operand(a, shape) for a in operands]
+    if n <= _SMALL:
+        _threefry_small(k0, k1, c0, c1, out0.reshape(-1), out1.reshape(-1))
+        return [out0, out1]
     scalar = k0.ndim == 0 and k1.ndim == 0
     if scalar:
         keys: Any = _injections(k0, k1)
@@ -214,7 +245,7 @@ def threefry2x32_reference(k0: Any, k1: Any, x0: Any, x1: Any) -> tuple[Any, Any
             x0 = lax.add(x0, x1)
             x1 = lax.bitwise_xor(rotl(x1, r), x0)
         x0 = lax.add(x0, ks[(group + 1) % 3])
-        x1 = lax.add(lax.add(x1, ks[(group + 2) % 3]), _U(group + 1))
+        x1 = lax.add(x1, lax.add(ks[(group + 2) % 3], _U(group + 1)))  # key words first: often scalars
     return x0, x1
 
 
@@ -304,13 +335,22 @@ def giles_erf_inv(x: Any) -> Any:
 
 
 def compose_normal(k0: Any, k1: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-    """``random_normal`` (float32) as lax operations."""
+    """``random_normal`` (float32) as lax operations, in two fusible halves (bits to ``u``, then erf_inv)."""
     from .. import lax
 
     dtype = np.dtype(dtype)
     lo = np.nextafter(dtype.type(-1.0), dtype.type(0.0))
-    u = lax.add(lax.mul(compose_uniform(k0, k1, shape, dtype), dtype.type(2.0)), lo)
-    return lax.mul(giles_erf_inv(u), dtype.type(_SQRT2))
+    top = lax.shift_right_logical(compose_bits(k0, k1, shape, _U32), _U(9))
+    # (top * 2**-23) * 2 + lo, the first product folded (exact): u in [-1 + 2**-24, 1 - 2**-23]
+    u = lax.add(lax.mul(lax.convert_element_type(top, dtype), dtype.type(2.0**-22)), lo)
+    u = stage_break_p.bind(u)
+    erf_inv = _giles(u, _lax_where, lax.sqrt, lax.abs, _split_binary, edges=False)  # |u| < 1
+    return lax.mul(erf_inv, dtype.type(_SQRT2))
+
+
+# A no-op that ends a fused jit kernel (its operand is materialised): the ~210 steps of a normal draw fuse
+# best as two kernels of ~110 and ~90 steps rather than being cut wherever the kernel size limit falls.
+stage_break_p = Primitive("stage_break", lambda x: x, lambda x: x)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -408,6 +448,13 @@ def _draw_numpy(
         k0f, k1f = k0.reshape(-1), k1.reshape(-1)
         with np.errstate(over="ignore"):
             k2f = k0f ^ k1f ^ _U(PARITY)
+    if total <= _SMALL:
+        index = np.arange(total)
+        owner = index // m
+        keys0, keys1 = k0.reshape(-1)[owner], k1.reshape(-1)[owner]
+        _threefry_small(keys0, keys1, np.zeros((), _U32), (index - owner * m).astype(_U32), y0, y1)
+        finish(y0, y1, t, flat_out)
+        return
     for start in range(0, total, _CHUNK):
         stop = min(start + _CHUNK, total)
         n = stop - start
@@ -554,7 +601,9 @@ def _frexp_split(y: Any) -> tuple[Any, Any]:
     return r, (-ex).astype(np.float32)
 
 
-def _giles(x: Any, where: Callable, sqrt: Callable, absolute: Callable, split: Callable) -> Any:
+def _giles(
+    x: Any, where: Callable, sqrt: Callable, absolute: Callable, split: Callable, edges: bool = True
+) -> Any:
     """Giles's single-precision erf_inv of float32 ``x``, written once for NumPy, CuPy and lax operands.
 
     ``w = -log(1 - x*x)`` (the argument XLA uses) with the logarithm computed here (exponent split,
@@ -584,6 +633,8 @@ def _giles(x: Any, where: Callable, sqrt: Callable, absolute: Callable, split: C
     for c in _GILES_TAIL_F32[2:]:
         tail = tail * st + c
     p = where(w < f(5.0), central, tail)
+    if not edges:  # |x| < 1 is known: the selects below would pass p * x through unchanged
+        return p * x
     ax = absolute(x)
     p = where(ax == f(1.0), f(np.inf), p)  # +-inf at +-1 once multiplied by x
     return where(ax <= f(1.0), p * x, f(np.nan))  # NaN outside [-1, 1] and for NaN
@@ -672,7 +723,7 @@ fma_p = Primitive("fma", _fma_impl, _fma_aval)
 # ---------------------------------------------------------------------------------------------------
 
 from ..core.trace import aval_of  # noqa: E402
-from ..transforms.ad import Zero, add_tangents, defjvp_zero, tangent_aval  # noqa: E402
+from ..transforms.ad import Zero, add_tangents, defjvp_zero, deflinear, tangent_aval  # noqa: E402
 from ..transforms.batching import (  # noqa: E402
     bdim_at_front,
     broadcast_operands,
@@ -710,6 +761,8 @@ threefry2x32_p.batch = _threefry_batch
 for _p in (random_bits_p, random_uniform_p, random_normal_p):
     _p.batch = _draw_batch(_p)
 vectorized(erf_inv_fast_p)
+vectorized(stage_break_p)
+deflinear(stage_break_p, lambda ct, x: [ct])
 broadcasting(fma_p)
 
 

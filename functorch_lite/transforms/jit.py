@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -32,11 +33,10 @@ import numpy as np
 
 from .. import tree_util
 from ..compiler.executor import INLINE_CALLS, CompiledPlan, compile_jaxpr
-from ..core import dtypes
 from ..core.array import Array
 from ..core.config import config
-from ..core.jaxpr import ClosedJaxpr, Jaxpr, Var, eval_jaxpr
-from ..core.passes import dce_jaxpr, optimize
+from ..core.jaxpr import ClosedJaxpr, Var
+from ..core.passes import optimize
 from ..core.source_info import describe_function, user_line
 from ..core.staging import (
     ShapeDtypeStruct,
@@ -45,16 +45,9 @@ from ..core.staging import (
     trace_to_jaxpr,
 )
 from ..core.trace import Primitive, ShapedArray, Tracer, _context
-from .ad import (
-    LinearTangentTrace,
-    UndefinedPrimal,
-    Zero,
-    backward_pass,
-    instantiate,
-    is_undefined,
-    jvp_flat,
-    tangent_aval,
-)
+from .ad import LinearTangentTrace, Zero, instantiate, is_undefined, tangent_aval
+from .batching import move_axis
+from .jaxpr_transforms import batch_jaxpr, cached, closed_from, jvp_jaxpr, linearize_jaxpr, transpose_jaxpr
 
 logger = logging.getLogger("functorch_lite")
 
@@ -70,21 +63,6 @@ pjit_p = Primitive(
 )
 INLINE_CALLS["pjit"] = "jaxpr"
 
-# Everything derived from a jaxpr (its plan, JVP, linearization, transpose, batched versions) is cached on
-# the jaxpr object itself, so it lives exactly as long as the jaxpr does.
-_derived: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_derived_lock = threading.Lock()
-
-
-def _cached(closed: ClosedJaxpr, key: Any, build: Callable[[], Any]) -> Any:
-    table = _derived.get(closed)
-    if table is not None and key in table:
-        return table[key]
-    value = build()
-    with _derived_lock:
-        _derived.setdefault(closed, {})[key] = value
-    return value
-
 
 def plan_for(closed: ClosedJaxpr, donated: tuple[bool, ...] = ()) -> CompiledPlan:
     """The compiled plan of a closed jaxpr (optimised once, cached on the jaxpr)."""
@@ -93,7 +71,7 @@ def plan_for(closed: ClosedJaxpr, donated: tuple[bool, ...] = ()) -> CompiledPla
         jaxpr, consts = optimize(closed.jaxpr, closed.consts)
         return compile_jaxpr(jaxpr, consts, donated)
 
-    return _cached(closed, ("plan", donated), build)
+    return cached(closed, ("plan", donated), build)
 
 
 def _wrap_outputs(values: Sequence[Any], avals: Sequence[ShapedArray]) -> list:
@@ -118,169 +96,56 @@ def _pjit_eager(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list:
 pjit_p.eager = _pjit_eager
 
 
-def _closed_from(traced: ClosedJaxpr) -> ClosedJaxpr:
-    """A jaxpr whose constvars become leading invars (for derived jaxprs traced from others)."""
-    j = traced.jaxpr
-    return ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), [])
-
-
-def jvp_jaxpr(closed: ClosedJaxpr, nonzero: tuple[bool, ...]) -> tuple[ClosedJaxpr, int, list[bool], list]:
-    """The JVP of ``closed``: inputs (consts, primals, nonzero tangents) -> (primal outs, tangent outs of the
-    inexact outputs). Returns the jaxpr, its number of consts, which outputs have tangents, and the consts."""
-
-    def build() -> tuple[ClosedJaxpr, int, list[bool], list]:
-        in_avals = closed.in_avals
-        out_mask = [dtypes.is_inexact(a.dtype) for a in closed.out_avals]
-        n = len(in_avals)
-
-        def jvp_body(*args: Any) -> list:
-            primals, tangent_iter = list(args[:n]), iter(args[n:])
-            tangents = [
-                next(tangent_iter) if nz else Zero(tangent_aval(a)) for nz, a in zip(nonzero, in_avals)
-            ]
-            p_out, t_out = jvp_flat(
-                lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs), primals, tangents
-            )
-            return list(p_out) + [t for t, m in zip(t_out, out_mask) if m]
-
-        tangent_in = [tangent_aval(a) for a, nz in zip(in_avals, nonzero) if nz]
-        traced = trace_to_jaxpr(jvp_body, list(in_avals) + tangent_in, jvp_body)
-        return _closed_from(traced), len(traced.consts), out_mask, traced.consts
-
-    return _cached(closed, ("jvp", nonzero), build)
-
-
-def _partial_eval(closed: ClosedJaxpr, n_known: int) -> tuple[ClosedJaxpr, ClosedJaxpr, int, int]:
-    """Split a JVP jaxpr into a known part (inputs 0..n_known: consts + primals) computing the primal
-    outputs and the residuals, and a linear part (residuals + tangents -> tangent outputs)."""
-    j = closed.jaxpr
-    unknown: set[Var] = set(j.invars[n_known:])
-    known_eqns, unknown_eqns = [], []
-    for eqn in j.eqns:
-        if any(type(v) is Var and v in unknown for v in eqn.invars):
-            unknown.update(eqn.outvars)
-            unknown_eqns.append(eqn)
-        else:
-            known_eqns.append(eqn)
-    residuals: list[Var] = []
-    seen: set[Var] = set()
-    for eqn in unknown_eqns:
-        for v in eqn.invars:
-            if type(v) is Var and v not in unknown and v not in seen:
-                seen.add(v)
-                residuals.append(v)
-    primal_outs = [v for v in j.outvars if type(v) is not Var or v not in unknown]
-    n_primal_out = len(j.outvars) - sum(1 for v in j.outvars if type(v) is Var and v in unknown)
-    tangent_outs = j.outvars[n_primal_out:]
-    for v in tangent_outs:  # a tangent output computed from primals only (e.g. an instantiated zero)
-        if type(v) is Var and v not in unknown and v not in seen:
-            seen.add(v)
-            residuals.append(v)
-    known = Jaxpr([], j.invars[:n_known], known_eqns, primal_outs[:n_primal_out] + residuals)
-    linear = Jaxpr([], residuals + j.invars[n_known:], unknown_eqns, tangent_outs)
-    return ClosedJaxpr(dce_jaxpr(known), []), ClosedJaxpr(dce_jaxpr(linear), []), n_primal_out, len(residuals)
-
-
 def _pjit_jvp(primals: list, tangents: list, *, jaxpr: ClosedJaxpr, name: str) -> tuple[list, list]:
     nonzero = tuple(type(t) is not Zero for t in tangents)
+    n_out = len(jaxpr.out_avals)
     if not any(nonzero):
         outs = pjit_p.bind(*primals, jaxpr=jaxpr, name=name)
         return outs, [Zero(tangent_aval(a)) for a in jaxpr.out_avals]
-    jvp_closed, n_consts, out_mask, consts = jvp_jaxpr(jaxpr, nonzero)
     nz_tangents = [t for t in tangents if type(t) is not Zero]
-    n_out = len(jaxpr.out_avals)
+    no_instantiation = (False,) * n_out
     if isinstance(_context.trace, LinearTangentTrace):
-        known, linear, n_primal_out, n_res = _cached(
-            jaxpr, ("linearize", nonzero), lambda: _partial_eval(jvp_closed, n_consts + len(primals))
+        # Reverse mode: the primal part runs as one compiled call producing residuals; the linear part is
+        # staged for the backward pass (nested jit calls and control flow split themselves the same way).
+        d = linearize_jaxpr(jaxpr, nonzero, no_instantiation)
+        known_outs = pjit_p.bind(*d["known_consts"], *primals, jaxpr=d["known"], name=name)
+        primal_outs, residuals = known_outs[:n_out], known_outs[n_out:]
+        tangent_outs = pjit_p.bind(
+            *d["linear_consts"], *residuals, *nz_tangents, jaxpr=d["linear"], name=f"{name}_lin"
         )
-        known_outs = pjit_p.bind(*consts, *primals, jaxpr=known, name=name)
-        primal_outs, residuals = known_outs[:n_primal_out], known_outs[n_primal_out:]
-        tangent_outs = pjit_p.bind(*residuals, *nz_tangents, jaxpr=linear, name=f"{name}_lin")
+        out_nz = d["out_nz"]
     else:
+        jvp_closed, consts, out_nz = jvp_jaxpr(jaxpr, nonzero, no_instantiation)
         outs = pjit_p.bind(*consts, *primals, *nz_tangents, jaxpr=jvp_closed, name=f"jvp({name})")
         primal_outs, tangent_outs = outs[:n_out], outs[n_out:]
     it = iter(tangent_outs)
-    full = [next(it) if m else Zero(tangent_aval(a)) for m, a in zip(out_mask, jaxpr.out_avals)]
+    full = [next(it) if nz else Zero(tangent_aval(a)) for nz, a in zip(out_nz, jaxpr.out_avals)]
     return primal_outs, full
-
-
-def transpose_jaxpr(closed: ClosedJaxpr, linear: tuple[bool, ...]) -> tuple[ClosedJaxpr, list]:
-    """The transpose of ``closed`` (linear in the inputs marked by ``linear``): inputs (its consts,
-    non-linear inputs, output cotangents) -> cotangents of the linear inputs (zeros instantiated)."""
-
-    def build() -> tuple[ClosedJaxpr, list]:
-        in_avals = closed.in_avals
-        n_nonlinear = sum(1 for m in linear if not m)
-
-        def body(*args: Any) -> list:
-            nonlinear, cts = iter(args[:n_nonlinear]), list(args[n_nonlinear:])
-            full = [UndefinedPrimal(a) if m else next(nonlinear) for a, m in zip(in_avals, linear)]
-            out = backward_pass(closed.jaxpr, closed.consts, cts, full)
-            return [instantiate(c) for c, m in zip(out, linear) if m]
-
-        avals = [a for a, m in zip(in_avals, linear) if not m] + [tangent_aval(a) for a in closed.out_avals]
-        traced = trace_to_jaxpr(body, avals, body)
-        return _closed_from(traced), traced.consts
-
-    return _cached(closed, ("transpose", linear), build)
 
 
 def _pjit_transpose(cts: list, *args: Any, jaxpr: ClosedJaxpr, name: str) -> list:
     linear = tuple(is_undefined(a) for a in args)
-    transposed, traced_consts = transpose_jaxpr(jaxpr, linear)
+    transposed, consts = transpose_jaxpr(jaxpr, linear)
     nonlinear = [a for a in args if not is_undefined(a)]
     cts_in = pjit_p.bind(
-        *traced_consts,
-        *nonlinear,
-        *[instantiate(c) for c in cts],
-        jaxpr=transposed,
-        name=f"transpose({name})",
+        *consts, *nonlinear, *[instantiate(c) for c in cts], jaxpr=transposed, name=f"transpose({name})"
     )
     it = iter(cts_in)
     return [next(it) if m else None for m in linear]
 
 
-pjit_p.jvp = _pjit_jvp
-pjit_p.transpose = _pjit_transpose
-
-
-def batch_jaxpr(closed: ClosedJaxpr, axis_size: int, dims: tuple) -> tuple[ClosedJaxpr, list]:
-    """``closed`` vmapped with input batch dims ``dims`` (None = unbatched); every output batched at 0."""
-    from .vmap import vmap_flat
-
-    def build() -> tuple[ClosedJaxpr, list]:
-        avals = []
-        for a, d in zip(closed.in_avals, dims):
-            if d is None:
-                avals.append(a)
-            else:
-                shape = list(a.shape)
-                shape.insert(d, axis_size)
-                avals.append(ShapedArray(tuple(shape), a.dtype, a.weak_type))
-
-        def body(*args: Any) -> Any:
-            return vmap_flat(
-                lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
-                list(args),
-                list(dims),
-                lambda out: [0] * len(out),
-                axis_size,
-            )
-
-        traced = trace_to_jaxpr(body, avals, body)
-        return _closed_from(traced), traced.consts
-
-    return _cached(closed, ("batch", axis_size, dims), build)
-
-
 def _pjit_batch(
     axis_size: int, vals: list, dims: list, *, jaxpr: ClosedJaxpr, name: str
 ) -> tuple[list, list]:
-    batched, consts = batch_jaxpr(jaxpr, axis_size, tuple(dims))
+    in_batched = tuple(d is not None for d in dims)
+    vals = [v if d is None else move_axis(v, d, 0) for v, d in zip(vals, dims)]
+    batched, consts, out_batched = batch_jaxpr(jaxpr, axis_size, in_batched, (False,) * len(jaxpr.out_avals))
     outs = pjit_p.bind(*consts, *vals, jaxpr=batched, name=name)
-    return outs, [0] * len(outs)
+    return outs, [0 if b else None for b in out_batched]
 
 
+pjit_p.jvp = _pjit_jvp
+pjit_p.transpose = _pjit_transpose
 pjit_p.batch = _pjit_batch
 
 
@@ -371,12 +236,20 @@ class _DeletedBuffer:
 
 
 _live_jit_functions: weakref.WeakSet = weakref.WeakSet()
+_NO_STATIC = ((), ())
+
+
+@functools.lru_cache(maxsize=64)
+def _positional_tree(n: int) -> Any:
+    """The treedef of ``(args, kwargs)`` for ``n`` positional array leaves and no keyword arguments."""
+    return tree_util.tree_structure(((0,) * n, {}))
 _new_array = Array.__new__
 
 
 def _clear_all_caches(name: str, value: Any) -> None:
-    # Traces depend on the x64 flag; rather than putting it in every cache key, drop the caches when it flips.
-    if name == "enable_x64":
+    # Traces depend on the x64 flag, and the cache-hit path skips debug_nans checks; rather than reading
+    # these flags on every call, drop the caches when they flip.
+    if name in ("enable_x64", "debug_nans"):
         for f in list(_live_jit_functions):
             f.clear_cache()
 
@@ -420,7 +293,7 @@ class JitFunction:
                 values.append(v)
                 key.append((v.shape, v.dtype, a._weak))
             else:
-                entry = self._cache.get(tuple(key))
+                entry = self._cache.get((_positional_tree(len(args)), tuple(key), _NO_STATIC))
                 if entry is not None and entry.run is not None:
                     outs = entry.run(*values)
                     if entry.single:
@@ -449,10 +322,8 @@ class JitFunction:
         leaves, tree = tree_util.tree_flatten((tuple(dynamic_args), dynamic_kwargs))
         avals = tuple(_aval_key(x) for x in leaves)
         static_key = (tuple(static_vals.items()), tuple(sorted(static_kwargs.items())))
-        if self._fast_ok and not kwargs and all(type(a) is Array for a in args):
-            key: Any = avals  # the same key the fast path in __call__ builds (x64 changes clear the cache)
-        else:
-            key = (tree, avals, static_key, config.enable_x64)
+        # The same key the fast path in __call__ builds. (x64 is not in it: flipping x64 clears the caches.)
+        key = (tree, avals, static_key)
         return key, leaves, {"static": static_vals, "static_kwargs": static_kwargs, "tree": tree}, avals
 
     def _split_static(self, args: tuple) -> tuple[dict, list]:
@@ -539,7 +410,7 @@ class JitFunction:
         donated = self._donated_flags(args, kwargs, len(leaves))
         if entry.run is None or donated:
             entry.plan = plan_for(entry.closed, donated)
-            if not donated:
+            if not donated and not config.debug_nans:  # the cache-hit path does not check for NaNs
                 entry.run = entry.plan.run
         keys = [_aval_key(x) for x in leaves]
         values = [_raw(x, k) for x, k in zip(leaves, keys)]
@@ -562,7 +433,7 @@ class JitFunction:
             for x in leaves
         ]
         if closed.consts:
-            body = _closed_from(closed)
+            body = closed_from(closed)
             outs = pjit_p.bind(*closed.consts, *args, jaxpr=body, name=entry.name)
         else:
             outs = pjit_p.bind(*args, jaxpr=closed, name=entry.name)
@@ -656,25 +527,12 @@ class Compiled:
         return tree_util.tree_unflatten(self._entry.out_tree, _wrap_outputs(outs, self._entry.out_avals))
 
 
-def _key_parts(key: Any) -> tuple[Any, tuple, Any, Any]:
-    """(tree, avals, static values, x64) of either key form."""
-    if (
-        len(key) == 4
-        and isinstance(key[1], tuple)
-        and not (key[0] and isinstance(key[0], tuple) and len(key[0]) == 3)
-    ):
-        return key
-    return None, tuple(key), ((), ()), config.enable_x64
-
-
 def _describe_key_difference(
     old: Any, new: Any, fun: Callable, args: tuple, kwargs: dict, info: dict
 ) -> list[str]:
-    old_tree, old_avals, old_static, old_x64 = _key_parts(old)
-    new_tree, new_avals, new_static, new_x64 = _key_parts(new)
+    old_tree, old_avals, old_static = old
+    new_tree, new_avals, new_static = new
     reasons = []
-    if old_x64 != new_x64:
-        reasons.append(f"the enable_x64 flag changed from {old_x64} to {new_x64}")
     if old_static != new_static:
         reasons.append(f"a static argument changed: {old_static} -> {new_static}")
     if len(old_avals) != len(new_avals) or (

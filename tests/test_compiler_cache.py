@@ -1,0 +1,227 @@
+"""The CPU build and its caches: disk entries reused across processes, corrupt entries rebuilt, unsafe
+permissions refused, concurrent builders, no compiler (numpy with one warning), fork safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import stat
+import subprocess
+import sys
+import textwrap
+import uuid
+import warnings
+
+import numpy as np
+import pytest
+
+import functorch_lite as fl
+import functorch_lite.numpy as fnp
+from functorch_lite.compiler import cpu
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _compiler_available() -> bool:
+    try:
+        cpu.find_compiler()
+        return cpu.layout_ok()
+    except cpu.CompilerUnavailable:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _compiler_available(), reason="no C compiler on this machine")
+
+TINY = 'typedef long long i64;\n__attribute__((visibility("default"))) int fl_probe(void) {{ return {value}; }} /* {token} */\n'
+
+
+def _source(value: int = 7) -> str:
+    return TINY.format(value=value, token=uuid.uuid4().hex)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh private cache directory for this test."""
+    path = tmp_path / "kernels"
+    monkeypatch.setattr(cpu.settings, "cache_dir", str(path))
+    monkeypatch.setattr(cpu.settings, "disk_cache", True)
+    cpu._dir_checked.pop(str(path), None)
+    cpu.runtime()  # loaded once per process (from the default cache), so it does not count below
+    yield path
+    cpu._dir_checked.pop(str(path), None)
+
+
+def _probe(lib: cpu.Library) -> int:
+    return lib.cdll.fl_probe()
+
+
+def _built_elsewhere(cache, source: str):
+    """Compile ``source`` into the cache without loading it, as another process would."""
+    cc, flags = cpu.find_compiler(), cpu.flags()
+    directory = cpu.cache_dir()
+    so = os.path.join(directory, cpu.cache_key(source, cc, flags) + ".so")
+    cpu._compile(source, so, so + ".sha256", directory, cc, flags)
+    return so
+
+
+def test_disk_entry_is_reused(cache):
+    src = _source(7)
+    so = _built_elsewhere(cache, src)
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
+    before = dict(cpu.stats)
+    assert _probe(cpu.load_source(src)) == 7
+    assert cpu.stats["compiles"] == before["compiles"] and cpu.stats["disk_hits"] == before["disk_hits"] + 1
+    assert _probe(cpu.load_source(src)) == 7  # now from memory
+    assert cpu.stats["memory_hits"] == before["memory_hits"] + 1
+    assert os.path.exists(so) and not [p for p in cache.iterdir() if p.name.startswith("tmp-")]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_corrupt_entry_is_rebuilt(cache, damage):
+    src = _source(9)
+    so = _built_elsewhere(cache, src)
+    data = bytearray(open(so, "rb").read())
+    if damage == "truncate":
+        data = data[:100]
+    elif damage == "flip":
+        data[len(data) // 2] ^= 0xFF
+    else:
+        data = bytearray(b"not an ELF file")
+    with open(so, "wb") as f:
+        f.write(data)
+    before = dict(cpu.stats)
+    assert _probe(cpu.load_source(src)) == 9
+    assert cpu.stats["rebuilt"] == before["rebuilt"] + 1 and cpu.stats["compiles"] == before["compiles"] + 1
+
+
+def test_unsafe_directory_is_refused(cache):
+    cache.mkdir(mode=0o700)
+    os.chmod(cache, 0o777)
+    with pytest.warns(RuntimeWarning, match="not a directory owned by this user with mode 0700"):
+        used = cpu.cache_dir()
+    assert used != str(cache)
+    assert stat.S_IMODE(os.stat(used).st_mode) == 0o700
+    src = _source(3)
+    assert _probe(cpu.load_source(src)) == 3
+    assert not any(p.suffix == ".so" for p in cache.iterdir())  # nothing written to or loaded from it
+
+
+def test_group_writable_entry_is_not_loaded(cache):
+    src = _source(5)
+    so = _built_elsewhere(cache, src)
+    os.chmod(so, 0o777)
+    before = dict(cpu.stats)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _probe(cpu.load_source(src)) == 5
+    assert any("refusing to load" in str(w.message) for w in caught)
+    assert cpu.stats["compiles"] == before["compiles"] + 1  # rebuilt instead
+    assert not stat.S_IMODE(os.stat(so).st_mode) & 0o022
+
+
+def _run_python(code: str, env: dict) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT, **env},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+CHILD = """
+    import json, numpy as np, functorch_lite as fl, functorch_lite.numpy as fnp
+    from functorch_lite.compiler import cpu
+    x = fnp.asarray(np.linspace(-2, 2, 5000, dtype=np.float32))
+    y = fl.jit(lambda x: fnp.tanh(x * 3.0) + x * x)(x)
+    ok = bool(np.allclose(np.asarray(y), np.tanh(np.asarray(x) * 3) + np.asarray(x) ** 2, atol=1e-6))
+    print(json.dumps({**cpu.stats, "ok": ok}))
+"""
+
+
+def test_second_process_reuses_the_shared_object(tmp_path):
+    env = {"FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c")}
+    first = _run_python(CHILD, env)
+    assert first["ok"] and first["compiles"] >= 1
+    second = _run_python(CHILD, env)
+    assert second["ok"] and second["compiles"] == 0 and second["disk_hits"] >= 2  # runtime + kernels
+
+
+def test_concurrent_builders(tmp_path):
+    env = {**os.environ, "PYTHONPATH": ROOT, "FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(CHILD)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert all(r["ok"] for r in results)
+    names = os.listdir(tmp_path / "c")
+    assert not [n for n in names if n.startswith("tmp-")]
+    assert len([n for n in names if n.endswith(".so")]) == 2  # the runtime and the one kernel library
+
+
+def test_no_compiler_runs_on_numpy_with_one_warning(monkeypatch):
+    monkeypatch.setattr(cpu.settings, "cc", "/nonexistent/path/to/cc")
+    monkeypatch.setattr(cpu.settings, "min_elements", 0)
+    monkeypatch.setattr(cpu, "_warned", set())
+    x = fnp.asarray(np.arange(10, dtype=np.float32))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y1 = fl.jit(lambda x: x * 2.0 + 1.0)(x)
+        y2 = fl.jit(lambda x: fnp.exp(x) - x)(x)
+    messages = [str(w.message) for w in caught if "no C compiler" in str(w.message)]
+    assert len(messages) == 1 and "numpy" in messages[0]
+    np.testing.assert_array_equal(np.asarray(y1), np.arange(10, dtype=np.float32) * 2 + 1)
+    np.testing.assert_allclose(np.asarray(y2), np.exp(np.arange(10, dtype=np.float32)) - np.arange(10))
+    text = fl.jit(lambda x: x * 3.0 - 1.0).lower(x).as_text()
+    assert "fused kernels" not in text
+
+
+def test_kernels_disabled_by_setting(monkeypatch):
+    monkeypatch.setattr(cpu.settings, "enabled", False)
+    text = fl.jit(lambda x: x * 3.0 - 1.0).lower(fnp.ones(100_000)).as_text()
+    assert "fused kernels" not in text
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_runs_kernels_without_hanging(monkeypatch):
+    monkeypatch.setattr(cpu.settings, "min_elements", 0)
+    cpu.runtime()
+    previous = cpu.settings.num_threads
+    cpu.set_threads(2)
+    try:
+        f = fl.jit(lambda x: fnp.tanh(x) * 2.0 + x)
+        x = fnp.ones(1 << 20)
+        f(x)  # runs an OpenMP region in the parent (above the parallel threshold)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: the same kernel must run (serially) and return
+            try:
+                y = np.asarray(f(x))
+                os.write(w, b"ok" if np.allclose(y, np.tanh(1.0) * 2 + 1) else b"bad")
+            finally:
+                os._exit(0)
+        os.close(w)
+
+        ready, _, _ = select.select([r], [], [], 60)
+        if not ready:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung running a kernel")
+        assert os.read(r, 10) == b"ok"
+        os.waitpid(pid, 0)
+    finally:
+        cpu.set_threads(previous)

@@ -1,0 +1,205 @@
+"""The partition into fused kernels and library calls, and the plan around the kernels: what is fused,
+the generated C in ``lower().as_text()``, in-place reuse of donated inputs, the buffer pool, the size
+threshold, and jit results staying correct under fusion for functions mixing matmuls and reductions."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+import functorch_lite as fl
+import functorch_lite.numpy as fnp
+from functorch_lite.compiler import cpu, fusion, pool
+from functorch_lite.core.passes import optimize
+
+
+def _compiler_available() -> bool:
+    try:
+        cpu.find_compiler()
+        return cpu.layout_ok()
+    except cpu.CompilerUnavailable:
+        return False
+
+
+needs_cc = pytest.mark.skipif(not _compiler_available(), reason="no C compiler on this machine")
+
+
+def steps_of(f, *args, min_elements: int = 0):
+    closed = fl.make_jaxpr(f)(*args)
+    jaxpr, consts = optimize(closed.jaxpr, closed.consts)
+    steps = fusion.partition(jaxpr, dict(zip(jaxpr.constvars, consts)), min_elements)
+    return [(s.kind, s.kernel if s.kind == "kernel" else s.eqn.primitive.name) for s in steps]
+
+
+def gelu(x):
+    return 0.5 * x * (1 + fnp.tanh(0.7978845608 * (x + 0.044715 * x**3)))
+
+
+def softmax(x):
+    e = fnp.exp(x - fnp.max(x, axis=-1, keepdims=True))
+    return e / fnp.sum(e, axis=-1, keepdims=True)
+
+
+def layernorm(x, g, b):
+    mu = fnp.mean(x, axis=-1, keepdims=True)
+    d = x - mu
+    return d / fnp.sqrt(fnp.mean(d * d, axis=-1, keepdims=True) + 1e-5) * g + b
+
+
+X = fnp.ones((16, 32))
+G = fnp.ones(32)
+
+
+def test_elementwise_chain_is_one_kernel():
+    (kind, k), *rest = steps_of(gelu, X)
+    assert kind == "kernel" and not rest
+    assert not k.inner
+    assert [op.op for op in k.ops if op.op not in ("load", "const")] == [
+        "mul", "integer_pow", "mul", "add", "mul", "tanh", "add", "mul",
+    ]  # fmt: skip
+
+
+def test_softmax_and_layernorm_are_row_kernels():
+    for f, args, n_red in [
+        (softmax, (X,), 2),
+        (layernorm, (X, G, G), 2),
+        (lambda x: layernorm(softmax(x), G, G), (X,), 4),
+    ]:
+        ((kind, k),) = steps_of(f, *args)
+        assert kind == "kernel" and k.inner == (1,)
+        assert len(k.reductions()) == n_red
+
+
+def test_broadcasts_are_index_maps():
+    ((_, k),) = steps_of(lambda x, g: x * g[None, :] + x.T.T, X, G)
+    (g_param,) = [p for p in k.params if p.ndim == 1]
+    assert g_param.emb == (-1, 0)  # stride 0 along rows, no copy
+
+
+def test_reduction_with_consumers_after_it():
+    ((kind, k),) = steps_of(lambda x: fnp.sqrt(fnp.sum(x * x, axis=0)) * 2.0, X)
+    assert kind == "kernel" and k.inner == (0,)
+    assert [op.op for op in k.ops if op.op not in ("load", "const")] == ["mul", "reduce_sum", "sqrt", "mul"]
+
+
+def test_broadcast_back_over_a_leading_axis_ends_the_kernel():
+    kinds = [kind for kind, _ in steps_of(lambda x: x / fnp.sum(x, axis=0, keepdims=True), X)]
+    assert kinds == ["kernel", "eqn", "kernel"] or kinds == ["kernel", "kernel"]
+
+
+def test_matmul_stays_a_library_call():
+    def f(x, w):
+        return fnp.tanh(x @ w) * 2.0 + 1.0
+
+    names = [k if kind == "eqn" else "kernel" for kind, k in steps_of(f, X, fnp.ones((32, 8)))]
+    assert names == ["dot_general", "kernel"]
+
+
+def test_one_reduction_per_kernel_group_of_a_reduction_of_a_reduction():
+    kinds = [kind for kind, _ in steps_of(lambda x: fnp.sum(fnp.sum(x * 2.0, axis=1)), X)]
+    assert kinds.count("kernel") == 2
+
+
+def test_size_threshold_keeps_small_arrays_on_numpy():
+    assert all(kind == "eqn" for kind, _ in steps_of(lambda x: x * 2.0 + 1.0, fnp.ones(8), min_elements=256))
+    assert [kind for kind, _ in steps_of(lambda x: x * 2.0 + 1.0, fnp.ones(4096), min_elements=256)] == [
+        "kernel"
+    ]
+    # a single op is not worth a kernel unless the array is large
+    assert all(kind == "eqn" for kind, _ in steps_of(lambda x: x * 2.0, fnp.ones(4096), min_elements=256))
+
+
+@needs_cc
+def test_lower_as_text_shows_the_c_source():
+    text = fl.jit(gelu).lower(fnp.ones(100_000)).as_text()
+    assert "def run(" in text and "fused kernels" in text
+    assert "FL_EXPORT int k0(const fl_arr* dims" in text and "fl_tanhf" in text
+    assert "-ffp-contract=off" in text and "-ffast-math" not in text
+
+
+@needs_cc
+def test_source_is_deterministic():
+    a = fl.jit(lambda x: softmax(x) * 3.0).lower(fnp.ones((64, 64))).as_text()
+    b = fl.jit(lambda x: softmax(x) * 3.0).lower(fnp.ones((64, 64))).as_text()
+    c_part = lambda t: t[t.index("/* functorch_lite fused") :]  # noqa: E731
+    assert c_part(a) == c_part(b)
+
+
+@needs_cc
+def test_donated_input_is_written_in_place():
+    f = fl.jit(gelu, donate_argnums=0)
+    x = fnp.asarray(np.linspace(-3, 3, 100_000, dtype=np.float32))
+    expected = np.asarray(fl.jit(gelu)(x))
+    buffer = np.asarray(x)
+    out = f(x)
+    assert np.asarray(out) is buffer or np.shares_memory(np.asarray(out), buffer)
+    np.testing.assert_array_equal(np.asarray(out), expected)
+    with pytest.raises(RuntimeError):
+        x + 1  # the donated Array is deleted
+
+
+@needs_cc
+def test_pool_reuses_dropped_outputs_only():
+    f = fl.jit(gelu)
+    x = fnp.ones(200_000)
+    first = f(x)
+    first_buf = np.asarray(first)
+    held = f(x)  # `first` is still referenced: must not be overwritten
+    assert not np.shares_memory(np.asarray(held), first_buf)
+    np.testing.assert_array_equal(first_buf, np.asarray(held))
+    address = first_buf.__array_interface__["data"][0]
+    del first, first_buf, held
+    gc.collect()
+    again = f(x)
+    again2 = f(fnp.zeros(200_000))
+    addresses = {np.asarray(a).__array_interface__["data"][0] for a in (again, again2)}
+    assert address in addresses  # a dropped buffer came back
+    np.testing.assert_array_equal(np.asarray(again2), np.zeros(200_000, np.float32))
+
+
+def test_pool_slot_semantics():
+    slot = pool.Slot((1 << 15,), np.float32)
+    a = slot.take()
+    b = slot.take()
+    assert a is not b
+    view = a[::2]
+    del a
+    c = slot.take()
+    assert not np.shares_memory(c, view)  # a view keeps its base alive
+    del view, b, c
+    d = slot.take()
+    assert d.shape == (1 << 15,)
+
+
+@needs_cc
+def test_mixed_plan_matches_eager():
+    rng = np.random.default_rng(0)
+    x, w1, w2 = (
+        fnp.asarray(rng.standard_normal(s).astype(np.float32)) for s in [(64, 128), (128, 128), (128, 64)]
+    )
+
+    def mlp(x, w1, w2):
+        h = fnp.tanh(x @ w1) * 0.5 + 0.1
+        h = softmax(h @ w2)
+        return fnp.sum(h * h, axis=1), h, fnp.max(h)
+
+    got = fl.jit(mlp)(x, w1, w2)
+    with fl.disable_jit():
+        want = mlp(x, w1, w2)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-6)
+
+
+@needs_cc
+def test_grad_of_jit_with_kernels():
+    def loss(w, x):
+        return fnp.sum(layernorm(x * w, G[:8], G[:8]) ** 2)
+
+    x = fnp.asarray(np.random.default_rng(1).standard_normal((512, 8)).astype(np.float32))
+    w = fnp.full((8,), 1.5)
+    g_jit = fl.jit(fl.grad(loss))(w, x)
+    with fl.disable_jit():
+        g_eager = fl.grad(loss)(w, x)
+    np.testing.assert_allclose(np.asarray(g_jit), np.asarray(g_eager), rtol=1e-4, atol=1e-5)
