@@ -102,7 +102,12 @@ def test_logspace(args, kw):
 
 @pytest.mark.parametrize(
     "args,kw",
-    [((1, 1000, 4), {}), ((-1, -1000, 4), {}), ((2, 5, 3), dict(endpoint=False)), ((1, 1000, 4), dict(dtype=np.int32))],
+    [
+        ((1, 1000, 4), {}),
+        ((-1, -1000, 4), {}),
+        ((2, 5, 3), dict(endpoint=False)),
+        ((1, 1000, 4), dict(dtype=np.int32)),
+    ],
 )
 def test_geomspace(args, kw):
     close(fnp.geomspace(*args, **kw), np.geomspace(*args, **kw), kw.get("dtype", F32), rtol=1e-6)
@@ -147,7 +152,10 @@ def test_tril_triu(x, k):
 def test_tril_triu_dtypes_and_errors():
     b = np.array([[True, True], [True, True]])
     assert_same(fnp.triu(A(b)), np.triu(b))
-    assert_same(fnp.tril(A(np.arange(6, dtype=np.int8).reshape(2, 3)), -1), np.tril(np.arange(6, dtype=np.int8).reshape(2, 3), -1))
+    assert_same(
+        fnp.tril(A(np.arange(6, dtype=np.int8).reshape(2, 3)), -1),
+        np.tril(np.arange(6, dtype=np.int8).reshape(2, 3), -1),
+    )
     for fn in (fnp.tril, fnp.triu):
         with pytest.raises(ValueError, match="2D"):
             fn(fnp.arange(3))
@@ -230,7 +238,7 @@ def test_sinc_at_zero_and_derivatives():
     assert fnp.sinc(0.5).weak_type and fnp.sinc(0.5).dtype == F32
     # JAX: grad(sinc)(0) == 0 and the second derivative is -pi**2/3.
     assert float(fl.grad(fnp.sinc)(0.0)) == 0.0
-    np.testing.assert_allclose(float(fl.grad(fl.grad(fnp.sinc))(0.0)), -np.pi**2 / 3, rtol=1e-5)
+    np.testing.assert_allclose(float(fl.grad(fl.grad(fnp.sinc))(0.0)), -(np.pi**2) / 3, rtol=1e-5)
     grad_vs_fd(fnp.sinc, [-1.3, -0.02, 0.0004, 0.7, 2.5])
 
 
@@ -320,7 +328,13 @@ def test_signbit(x):
 
 @pytest.mark.parametrize("dtype", ["int32", "int8", "uint8", "bool"])
 def test_signbit_integers(dtype):
-    x = np.array([0, 1, 1], dtype) if dtype == "bool" else np.array([-3, 0, 5], dtype) if dtype != "uint8" else np.array([0, 7, 255], dtype)
+    x = (
+        np.array([0, 1, 1], dtype)
+        if dtype == "bool"
+        else np.array([-3, 0, 5], dtype)
+        if dtype != "uint8"
+        else np.array([0, 7, 255], dtype)
+    )
     assert_same(fnp.signbit(A(x)), np.signbit(x))
     assert_same(fnp.signbit(A([-0.0, 0.0, -1.0])), np.array([True, False, True]))
 
@@ -459,7 +473,9 @@ def test_stacks(fn, dtype):
 def test_stack_facts_from_jax():
     out = fnp.hstack([1, 2.0])
     assert out.dtype == F32 and out.weak_type
-    assert_same(fnp.hstack([fnp.arange(2), fnp.arange(2)], dtype=np.float32), np.array([0.0, 1.0, 0.0, 1.0], F32))
+    assert_same(
+        fnp.hstack([fnp.arange(2), fnp.arange(2)], dtype=np.float32), np.array([0.0, 1.0, 0.0, 1.0], F32)
+    )
     assert fnp.vstack([1, 2]).shape == (2, 1) and fnp.dstack([1, 2]).shape == (1, 1, 2)
     assert_same(fnp.column_stack([1, 2]), np.array([[1, 2]], np.int32))
     assert_same(fnp.vstack(fnp.ones((2, 3))), np.ones((2, 3), F32))  # an array is a sequence of rows
@@ -568,7 +584,11 @@ def test_repeat_facts_from_jax():
 @st.composite
 def array_and_axes(draw, min_rank=0):
     x = draw(arrays_of("float32", shapes(min_rank, 3, 0, 4)))
-    axes = draw(st.lists(st.integers(-x.ndim, x.ndim - 1), unique_by=lambda a: a % x.ndim, max_size=x.ndim)) if x.ndim else []
+    axes = (
+        draw(st.lists(st.integers(-x.ndim, x.ndim - 1), unique_by=lambda a: a % x.ndim, max_size=x.ndim))
+        if x.ndim
+        else []
+    )
     return x, axes
 
 
@@ -615,7 +635,11 @@ def test_roll_grad_and_facts():
 @given(x=arrays_of("float32", shapes(2, 3, 0, 3)), k=st.integers(-5, 5), data=st.data())
 @SETTINGS
 def test_rot90(x, k, data):
-    axes = tuple(data.draw(st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=2, max_size=2, unique_by=lambda a: a % x.ndim)))
+    axes = tuple(
+        data.draw(
+            st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=2, max_size=2, unique_by=lambda a: a % x.ndim)
+        )
+    )
     assert_same(run_all_ways(lambda a: fnp.rot90(a, k, axes), A(x)), np.rot90(x, k, axes))
 
 
@@ -700,7 +724,17 @@ def test_pad_facts_and_errors():
     assert_same(closed(fnp.ones(2), A(7.0))[0], np.array([7, 7, 1, 1, 7, 7], F32))
 
 
-@pytest.mark.parametrize("mode,kw", [("constant", {}), ("edge", {}), ("reflect", {}), ("reflect", dict(reflect_type="odd")), ("symmetric", {}), ("wrap", {})])
+@pytest.mark.parametrize(
+    "mode,kw",
+    [
+        ("constant", {}),
+        ("edge", {}),
+        ("reflect", {}),
+        ("reflect", dict(reflect_type="odd")),
+        ("symmetric", {}),
+        ("wrap", {}),
+    ],
+)
 def test_pad_grad(mode, kw):
     grad_vs_fd(lambda v: fnp.pad(v, (4, 5), mode, **kw), [1.0, -2.0, 0.5])
     grad_vs_fd(lambda v: fnp.pad(v, ((1, 0), (2, 3)), mode, **kw), np.arange(6.0).reshape(2, 3))
@@ -775,7 +809,10 @@ def take_along_args(draw):
     axis = draw(st.integers(-len(shape), len(shape) - 1))
     n = shape[axis]
     # indices: the axis gets its own length; the other dims are either the array's or 1 (broadcast).
-    ishape = tuple(draw(st.integers(0, 4)) if d == axis % len(shape) else draw(st.sampled_from([s, 1])) for d, s in enumerate(shape))
+    ishape = tuple(
+        draw(st.integers(0, 4)) if d == axis % len(shape) else draw(st.sampled_from([s, 1]))
+        for d, s in enumerate(shape)
+    )
     idx = draw(hnp.arrays(np.int32, ishape, elements=st.integers(-n - 2, n + 1)))
     return x, idx, axis
 
@@ -796,7 +833,10 @@ def test_take_along_axis(args, mode):
 
 def test_take_along_axis_facts_and_grad():
     x = fnp.arange(6).reshape(2, 3)
-    assert_same(fnp.take_along_axis(x, A([[0, -1, 3]]), axis=1), np.array([[0, 2, -(2**31)], [3, 5, -(2**31)]], np.int32))
+    assert_same(
+        fnp.take_along_axis(x, A([[0, -1, 3]]), axis=1),
+        np.array([[0, 2, -(2**31)], [3, 5, -(2**31)]], np.int32),
+    )
     assert_same(fnp.take_along_axis(x, A([0, -1, 7]), axis=None), np.array([0, 5, -(2**31)], np.int32))
     assert_same(fnp.take_along_axis(x, A([[1], [0]]), axis=0), np.array([[3, 4, 5], [0, 1, 2]], np.int32))
     with pytest.raises(ValueError, match="same number of dimensions"):

@@ -26,7 +26,9 @@ def _shape_tuple(shape: int | Sequence[int]) -> tuple[int, ...]:
     from ..core.errors import ConcretizationTypeError
     from ..core.trace import Tracer
 
-    if isinstance(shape, Tracer) or (isinstance(shape, (tuple, list)) and any(isinstance(d, Tracer) for d in shape)):
+    if isinstance(shape, Tracer) or (
+        isinstance(shape, (tuple, list)) and any(isinstance(d, Tracer) for d in shape)
+    ):
         raise ConcretizationTypeError(
             "Shapes must be static (concrete Python integers), but a traced value was given as a shape: "
             "the array's size would depend on data. Fix: mark the argument static "
