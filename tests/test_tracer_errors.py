@@ -83,12 +83,18 @@ def test_int_of_a_tracer():
 
 
 @pytest.mark.parametrize(
-    "fun",
-    [lambda x: range(x), lambda x: [0, 1][x], lambda x: "abc"[x:], lambda x: fnp.zeros((x, 2))],
+    "fun, error",
+    [
+        (lambda x: range(x), fl.errors.TracerIntegerConversionError),
+        (lambda x: [0, 1][x], fl.errors.TracerIntegerConversionError),
+        (lambda x: "abc"[x:], fl.errors.TracerIntegerConversionError),
+        # A traced shape: JAX raises a TypeError ("Shapes must be 1D sequences of concrete values...").
+        (lambda x: fnp.zeros((x, 2)), fl.errors.ConcretizationTypeError),
+    ],
     ids=["range", "list_index", "slice_bound", "shape"],
 )
-def test_index_of_a_tracer(fun):
-    with pytest.raises(fl.errors.TracerIntegerConversionError) as info:
+def test_index_of_a_tracer(fun, error):
+    with pytest.raises(error) as info:
         fl.make_jaxpr(fun)(np.int32(1))
     message = str(info.value)
     assert "i32[]" in message and "static" in message  # the value's type and the fix

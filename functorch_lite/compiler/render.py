@@ -828,7 +828,7 @@ class CRenderer:
                 lines.extend(self._loops(k.outer, self._outer_body(k, b, None), bounds=True))
             else:  # elementwise: the innermost loop in a unit-stride and a strided version
                 contig = self._contiguous(k, last, outputs=True)
-                fast = self._loops(k.outer, self._outer_body(k, b, last), bounds=True)
+                fast = self._loops(k.outer, self._outer_body(k, b, last), bounds=True, ivdep=k.aliased)
                 slow = self._loops(k.outer, self._outer_body(k, b, None), bounds=True)
                 lines += [f"if ({contig}) {{", *_ind(fast), "} else {", *_ind(slow), "}"]
         lines.append("return 0;")
@@ -841,7 +841,10 @@ class CRenderer:
         return " && ".join(f"s{p}_{axis} == 1" for p in ps) or "1"
 
     @staticmethod
-    def _loops(axes: tuple[int, ...], body: list[str], bounds: bool) -> list[str]:
+    def _loops(axes: tuple[int, ...], body: list[str], bounds: bool, ivdep: bool = False) -> list[str]:
+        """Nested loops over ``axes`` around ``body``; ``ivdep``: the innermost one has no loop-carried
+        dependence (an output written in place over an input at the same index), so it vectorises
+        without ``restrict``."""
         for d in reversed(axes):
             head = (
                 f"for (i64 i{d} = b{d}; i{d} < e{d}; i{d}++) {{"
@@ -849,6 +852,8 @@ class CRenderer:
                 else (f"for (i64 i{d} = 0; i{d} < n{d}; i{d}++) {{")
             )
             body = [head, *_ind(body), "}"]
+            if ivdep and d == axes[-1]:
+                body.insert(0, "#pragma GCC ivdep")
         return body
 
     @staticmethod
@@ -909,30 +914,26 @@ class CRenderer:
         return lines
 
     def _reduction(self, k: Kernel, b: _Body, red: Op) -> list[str]:
+        """One pass over the inner axes accumulating ``red`` (and filling scratch rows on the way)."""
         t = ctype(red.dtype)
         ident = const(reduction_identity(red.op, red.dtype), red.dtype, C)
         src = red.args[0]
         last, level = k.inner[-1], tuple(k.inner[:-1])
-        contig = self._contiguous(k, last, outputs=False)
+        cone = b.inner_cone([src], b.materialised)
+        read = {b.ops[v].attr for v in cone if b.ops[v].op == "load" and v not in b.materialised}
+        contig = " && ".join(f"s{p}_{last} == 1" for p in sorted(read) if k.params[p].emb[last] >= 0) or "1"
         new_scratch = {v for v in b.inner_cone([src], b.materialised) if v in b.scratch}
 
-        def unrolled(contiguous: bool) -> list[str]:
-            body = self._inner_stmts(k, b, [src], f"i{last} + j", contiguous)
-            body.append(f"acc[j] = {b.combine(red, 'acc[j]', f't{src}')};")
-            return [
-                f"for (; i{last} + 8 <= n{last}; i{last} += 8) {{",
-                "  #pragma GCC unroll 1",  # keep the 8 lanes a loop: it vectorises, unrolled it may not
-                "  for (int j = 0; j < 8; j++) {",
-                *_ind(_ind(body)),
-                "  }",
-                "}",
-            ]
-
+        # unit stride: 8 partial results in a vectorised loop; otherwise (and for the tail) one
+        lanes = self._inner_stmts(k, b, [src], f"i{last} + j", True)
+        lanes.append(f"acc[j] = {b.combine(red, 'acc[j]', f't{src}')};")
         tail = self._inner_stmts(k, b, [src], f"i{last}", False)
         tail.append(f"acc[0] = {b.combine(red, 'acc[0]', f't{src}')};")
-        core = [*self._bases(k, level), f"i64 i{last} = 0;", f"if ({contig}) {{", *_ind(unrolled(True))]
-        core += ["} else {", *_ind(unrolled(False)), "}", f"for (; i{last} < n{last}; i{last}++) {{"]
-        core += [*_ind(tail), "}", f"so += n{last};"]
+        core = [*self._bases(k, level), f"i64 i{last} = 0;", f"if ({contig}) {{"]
+        core += [f"  for (; i{last} + 8 <= n{last}; i{last} += 8) {{"]
+        core += ["    #pragma GCC unroll 1"]  # keep the 8 lanes a loop: it vectorises, unrolled it may not
+        core += ["    for (int j = 0; j < 8; j++) {", *_ind(_ind(_ind(lanes))), "    }", "  }", "}"]
+        core += [f"for (; i{last} < n{last}; i{last}++) {{", *_ind(tail), "}", f"so += n{last};"]
         tree = [f"acc[{j}]" for j in range(8)]
         while len(tree) > 1:
             tree = [b.combine(red, tree[i], tree[i + 1]) for i in range(0, len(tree), 2)]
@@ -962,7 +963,10 @@ class CRenderer:
                     else f"i{last} * s{p}_{last}"
                 )
                 stmts.append(f"q{p}[{at}] = t{v};")
-            return [f"for (i64 i{last} = 0; i{last} < n{last}; i{last}++) {{", *_ind(stmts), "}"]
+            head = [f"for (i64 i{last} = 0; i{last} < n{last}; i{last}++) {{"]
+            if contiguous and k.aliased:
+                head.insert(0, "#pragma GCC ivdep")
+            return [*head, *_ind(stmts), "}"]
 
         core = [*self._bases(k, level), f"if ({self._contiguous(k, last, outputs=True)}) {{"]
         core += [*_ind(version(True)), "} else {", *_ind(version(False)), "}", f"so += n{last};"]

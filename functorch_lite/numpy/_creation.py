@@ -29,10 +29,12 @@ def _shape_tuple(shape: int | Sequence[int]) -> tuple[int, ...]:
     if isinstance(shape, Tracer) or (
         isinstance(shape, (tuple, list)) and any(isinstance(d, Tracer) for d in shape)
     ):
+        dims = shape if isinstance(shape, (tuple, list)) else (shape,)
+        shown = ", ".join(f"traced {d.aval.str_short()}" if isinstance(d, Tracer) else repr(d) for d in dims)
         raise ConcretizationTypeError(
-            "Shapes must be static (concrete Python integers), but a traced value was given as a shape: "
-            "the array's size would depend on data. Fix: mark the argument static "
-            "(jit(f, static_argnums=...)), or compute the size from other static shapes (x.shape[0])."
+            f"Shapes must be 1D sequences of concrete values of integer type, got ({shown}): the array's size "
+            "would depend on data. Fix: mark the argument static (jit(f, static_argnums=...)), or compute the "
+            "size from other static shapes (x.shape[0])."
         )
     return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
 
