@@ -14,9 +14,15 @@ Distributions use JAX's transforms, so ``PRNGKey``, ``split``, ``fold_in``, ``bi
 ``randint``, ``bernoulli``, ``permutation`` and ``choice`` give JAX's values bit for bit, and the
 floating-point transforms (``normal``, ``gamma``, ...) agree with JAX to float32 rounding.
 
-Everything is built from primitives (``threefry2x32`` in ``primitives/random_bits.py`` plus lax), so it
-works eagerly, under ``jit``, ``vmap`` (e.g. over a batch of keys) and ``grad`` (reparameterised samples
-such as ``mu + sigma * normal(key)``, or ``uniform``'s ``minval``/``maxval``).
+Everything is built from primitives (``primitives/random_bits.py`` plus lax), so it works eagerly, under
+``jit``, ``vmap`` (e.g. over a batch of keys) and ``grad`` (reparameterised samples such as
+``mu + sigma * normal(key)``, or ``uniform``'s ``minval``/``maxval``). Draws run as chunked NumPy kernels,
+except when traced for a ``jit`` that compiles fused C kernels: then they are staged as lax operations
+that fuse into compiled loops (same values; see ``_fusing``).
+
+Differences from JAX: ``mode="high"`` (bernoulli, gumbel, categorical, choice) is not supported;
+``gamma``'s rejection loop runs a fixed number of masked rounds under ``jit`` (6 outer, 4 inner: an element
+still rejected after them, probability below 1e-7, keeps its last candidate), eagerly until all accept.
 
 Example:
     >>> from functorch_lite import random

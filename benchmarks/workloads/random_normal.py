@@ -61,7 +61,9 @@ def _functorch_lite_cases() -> tuple[dict[str, Op], str]:
     normal = fl.jit(lambda k: random.normal(k, (N,)))
     uniform = fl.jit(lambda k: random.uniform(k, (N,)))
     cases: dict[str, Op] = {"normal 1e6 f32": lambda: normal(key), "uniform 1e6 f32": lambda: uniform(key)}
-    return cases, f"functorch_lite {fl.__version__} jit, numpy backend, threefry2x32"
+    fused = "fused kernels" in normal.lower(key).compile().as_text()
+    backend = "fused C kernels" if fused else "numpy kernels (no fused C kernels)"
+    return cases, f"functorch_lite {fl.__version__} jit, {backend}, threefry2x32"
 
 
 def _jax_cases() -> tuple[dict[str, Op], str]:

@@ -107,7 +107,9 @@ class Settings:
     min_elements: int = field(
         default_factory=lambda: int(os.environ.get("FUNCTORCH_LITE_KERNEL_MIN_ELEMENTS", "256"))
     )
-    parallel_min_work: int = 1 << 18  # elements x cost weight before a kernel uses several threads
+    # elements x cost weight (1 per element, +8 per transcendental) before a kernel uses several threads:
+    # about 2 ms of work, so that waking the threads (or waiting for a core) costs little in comparison
+    parallel_min_work: int = 1 << 24
 
 
 settings = Settings()

@@ -326,22 +326,21 @@ def _kernel_lines(step, k, library, in_place, names, namespace, fresh, constant,
 
 def _fallback(step: Any, inputs: list, jaxpr: Jaxpr, consts: list) -> Any:
     """The group's equations as a numpy plan (for inputs the kernel does not take: other array types,
-    unaligned memory); on GPU arrays the same group runs as CuPy kernels."""
-    used = {v for e in step.eqns for v in e.invars if type(v) is Var}
-    produced = {v for e in step.eqns for v in e.outvars}
+    unaligned memory), built on first use; on GPU arrays the same group runs as CuPy kernels."""
     const_of = dict(zip(jaxpr.constvars, consts))
-    constvars = [v for v in used - produced - set(inputs) if v in const_of]
-    constvars.sort(key=lambda v: jaxpr.constvars.index(v))
-    body = Jaxpr(constvars, list(inputs), list(step.eqns), list(step.outputs))
-    plan = _generate(
-        body, [const_of[v] for v in constvars], (), [fusion.Step("eqn", eqn=e) for e in step.eqns]
-    )
-    run = plan.run
+    built: list = []
     stats = cpu.stats
 
     def numpy_run(*values: Any) -> Any:
         stats["fallbacks"] += 1
-        return run(*values)
+        if not built:
+            used = {v for e in step.eqns for v in e.invars if type(v) is Var}
+            produced = {v for e in step.eqns for v in e.outvars}
+            constvars = [v for v in jaxpr.constvars if v in used and v not in produced and v not in inputs]
+            body = Jaxpr(constvars, list(inputs), list(step.eqns), list(step.outputs))
+            steps = [fusion.Step("eqn", eqn=e) for e in step.eqns]
+            built.append(_generate(body, [const_of[v] for v in constvars], (), steps).run)
+        return built[0](*values)
 
     return cuda.dispatcher(step, inputs, numpy_run)
 

@@ -785,6 +785,9 @@ def _ind(lines: list[str]) -> list[str]:
     return ["  " + line for line in lines]
 
 
+LANES = 32  # partial results of a reduction over a unit-stride axis (vectorised; shorter add chains)
+
+
 class CRenderer:
     """Kernels as C functions: nested per-dimension loops over runtime extents and element strides.
 
@@ -930,19 +933,19 @@ class CRenderer:
         tail = self._inner_stmts(k, b, [src], f"i{last}", False)
         tail.append(f"acc[0] = {b.combine(red, 'acc[0]', f't{src}')};")
         core = [*self._bases(k, level), f"i64 i{last} = 0;", f"if ({contig}) {{"]
-        core += [f"  for (; i{last} + 8 <= n{last}; i{last} += 8) {{"]
+        core += [f"  for (; i{last} + {LANES} <= n{last}; i{last} += {LANES}) {{"]
         core += ["    #pragma GCC unroll 1"]  # keep the 8 lanes a loop: it vectorises, unrolled it may not
-        core += ["    for (int j = 0; j < 8; j++) {", *_ind(_ind(_ind(lanes))), "    }", "  }", "}"]
+        core += [f"    for (int j = 0; j < {LANES}; j++) {{", *_ind(_ind(_ind(lanes))), "    }", "  }", "}"]
         core += [f"for (; i{last} < n{last}; i{last}++) {{", *_ind(tail), "}", f"so += n{last};"]
-        tree = [f"acc[{j}]" for j in range(8)]
+        tree = [f"acc[{j}]" for j in range(LANES)]
         while len(tree) > 1:
             tree = [b.combine(red, tree[i], tree[i + 1]) for i in range(0, len(tree), 2)]
         b.materialised |= new_scratch
         return [
             f"{t} t{red.out};",
             "{",
-            f"  {t} acc[8];",
-            f"  for (int j = 0; j < 8; j++) acc[j] = {ident};",
+            f"  {t} acc[{LANES}];",
+            f"  for (int j = 0; j < {LANES}; j++) acc[j] = {ident};",
             "  i64 so = 0;",
             *_ind(self._loops(level, core, bounds=False)),
             f"  t{red.out} = {tree[0]};",
@@ -1033,7 +1036,7 @@ int functorch_lite_launch(fl_body body, const fl_args* A, i64 cost, int threads)
 C_RUNTIME = r"""
 FL_EXPORT const void* functorch_lite_ndarray_type = 0;
 FL_EXPORT int functorch_lite_nthreads = 1;
-FL_EXPORT i64 functorch_lite_par_min = 1 << 18;
+FL_EXPORT i64 functorch_lite_par_min = 1 << 24;
 
 FL_EXPORT int functorch_lite_threads(void) { return functorch_lite_nthreads > 0 ? functorch_lite_nthreads : 1; }
 
@@ -1098,11 +1101,11 @@ FL_EXPORT int functorch_lite_prepare(fl_args* A, const fl_arr* dims, const fl_ar
 
 #ifdef _OPENMP
 int omp_get_thread_num(void);
-int omp_get_num_threads(void);
 #endif
 
-/* Run body over [0, n) of the parallel axis, split over up to ``threads`` OpenMP threads when the work
-   (elements x cost) is large enough. Returns 0, or 2 if a body failed. */
+/* Run body over [0, n) of the parallel axis, in chunks shared out dynamically over up to ``threads``
+   OpenMP threads when the work (elements x cost) is large enough: a thread that starts late (another
+   process holds its core) then finds less left to do instead of holding up the others. */
 FL_EXPORT int functorch_lite_launch(fl_body body, const fl_args* A, i64 cost, int threads) {
   const i64 n = A->pax >= 0 ? A->n[A->pax] : 1;
 #ifdef _OPENMP
@@ -1111,11 +1114,16 @@ FL_EXPORT int functorch_lite_launch(fl_body body, const fl_args* A, i64 cost, in
   int T = threads;
   if (T > 1 && n > 1 && work >= functorch_lite_par_min) {
     int failed = 0;
-    if (T > n) T = (int)n;
+    i64 chunks = work / (functorch_lite_par_min / 4 > 0 ? functorch_lite_par_min / 4 : 1);
+    if (chunks > 16 * (i64)T) chunks = 16 * (i64)T;
+    if (chunks > n) chunks = n;
+    if (T > chunks) T = (int)chunks;
     #pragma omp parallel num_threads(T)
     {
-      const i64 t = omp_get_thread_num(), m = omp_get_num_threads();
-      if (body(A, n * t / m, n * (t + 1) / m, (int)t)) failed = 1;
+      const int t = omp_get_thread_num();
+      #pragma omp for schedule(dynamic, 1)
+      for (i64 c = 0; c < chunks; c++)
+        if (body(A, n * c / chunks, n * (c + 1) / chunks, t)) failed = 1;
     }
     return failed ? 2 : 0;
   }

@@ -1,5 +1,5 @@
-"""Random-bit primitives behind ``functorch_lite.random``: the threefry2x32 hash, fused draws, and two float
-kernels.
+"""Random-bit primitives behind ``functorch_lite.random``: the threefry2x32 hash, fused draws, two float
+kernels, and the same computations written as lax operations for ``jit`` to fuse.
 
 ``threefry2x32`` is the counter-based block cipher of Salmon, Moraes, Dror and Shaw, "Parallel random
 numbers: as easy as 1, 2, 3" (SC 2011), in its 2x32-bit, 20-round form (the variant JAX uses):
@@ -11,28 +11,33 @@ numbers: as easy as 1, 2, 3" (SC 2011), in its 2x32-bit, 20-round form (the vari
 - after group ``g`` (0..4) of four rounds the key is injected: ``x0 += ks[(g+1) % 3]``,
   ``x1 += ks[(g+2) % 3] + g + 1``.
 
-Why primitives rather than a composition of lax ops (kept as ``threefry2x32_reference``, which the tests
-use as a cross-check): composed, every one of the ~110 steps is a full-array pass with a fresh buffer, and a
-fresh large NumPy buffer costs a page fault per 4 KiB. Here the arithmetic runs on cache-sized chunks with
-in-place ufuncs and reused scratch buffers, and only the result is allocated.
+Two ways to run a draw, with the same bits (and the same float32 values):
 
-- ``threefry2x32(k0, k1, x0, x1) -> (y0, y1)``: the hash, elementwise with lax broadcasting (used by
-  ``split`` and ``fold_in``).
-- ``random_bits[shape, bit_width](k0, k1)``, ``random_uniform[shape, dtype](k0, k1)`` and
-  ``random_normal[shape, dtype](k0, k1)``: fused draws for keys ``(k0, k1)`` of any (batch) shape ``B``,
-  output shape ``B + shape``. Element ``i`` (row-major) of each key's draw hashes the counter ``(0, i)``
-  (JAX's ``jax_threefry_partitionable`` layout); 32-bit bits xor the two words, 64-bit ones concatenate
-  them, 8/16-bit ones keep the low bits; uniforms put the top mantissa-width bits into a float in
-  ``[1, 2)`` and subtract 1; normals are ``sqrt(2) * erf_inv(2 u - 1 + 2**-(nmant+1))``, exactly JAX's
-  ``uniform(nextafter(-1, 0), 1)`` followed by ``sqrt(2) * erf_inv``.
-- ``erf_inv_fast``: float16/float32 use Giles's single-precision polynomial ("Approximating the erfinv
-  function", GPU Computing Gems, 2010), the approximation XLA uses, so values round like JAX's; float64
-  uses the accurate ``special_math.erf_inv``.
-- ``fma``: ``x * y + z`` rounded once, as XLA contracts multiply-adds on CPU (``uniform``'s affine map).
+- Primitives with NumPy kernels (eager use, ``vmap``/``grad`` without ``jit``, and ``jit`` without a C
+  compiler). Composed of lax ops, each of the ~110 steps of the hash would be a full-array pass with a fresh
+  buffer (a fresh large NumPy buffer costs a page fault per 4 KiB) plus one dispatch; the kernels instead run
+  on cache-sized chunks with in-place ufuncs and reused scratch, and allocate only the result:
 
-All have zero JVPs where the output is integer or independent of differentiable inputs, JVPs for
-``erf_inv_fast`` and ``fma``, and batching rules, so they work eagerly and under ``jit``, ``vmap`` and
-``grad``. Non-NumPy arrays (cupy) take whole-array paths written with operators.
+  - ``threefry2x32(k0, k1, x0, x1) -> (y0, y1)``: the hash, elementwise with lax broadcasting;
+  - ``random_bits[shape, dtype](k0, k1)``, ``random_uniform[...]``, ``random_normal[...]``: a whole draw
+    for keys ``(k0, k1)`` of any (batch) shape ``B``, output ``B + shape``. Element ``i`` (row-major) of a
+    key's draw hashes the counter ``(0, i)`` (JAX's ``jax_threefry_partitionable`` layout); 32-bit bits
+    xor the two words, 64-bit ones concatenate them, 8/16-bit ones keep the low bits; uniforms are the top
+    mantissa-width bits over ``2**nmant``; normals are ``sqrt(2) * erf_inv(2 u - 1 + 2**-(nmant+1))``,
+    which is JAX's ``uniform(nextafter(-1, 0), 1)`` (exactly) followed by ``sqrt(2) * erf_inv``.
+
+- ``compose_bits`` / ``compose_uniform`` / ``compose_normal``: the same steps as lax operations, which
+  ``random`` stages when tracing for a ``jit`` that builds fused C kernels; the draw then becomes one or two
+  compiled loops (``stage_break`` splits a normal draw in two kernels of ~110 and ~90 steps).
+
+``erf_inv_fast`` is Giles's single-precision polynomial ("Approximating the erfinv function", GPU Computing
+Gems, 2010), the approximation XLA uses, with XLA's argument ``w = -log(1 - x*x)``; the logarithm is
+computed here from ``+ - * /`` and an exponent split, so the NumPy kernel and a compiled kernel agree bit
+for bit (float64 inputs use the accurate ``special_math.erf_inv``). ``fma`` is ``x * y + z`` rounded once,
+as XLA contracts ``uniform``'s affine map on CPU.
+
+Integer outputs have zero JVPs; ``erf_inv_fast``, ``fma`` and ``stage_break`` have JVPs; all batch, so they
+work under ``jit``, ``vmap`` and ``grad``. Non-NumPy arrays (cupy) take whole-array paths.
 
 Example:
     >>> [hex(int(v)) for v in _threefry_numpy(np.uint32(0), np.uint32(0), np.uint32(0), np.uint32(0))]
@@ -562,30 +567,9 @@ random_normal_p = _make_draw("normal")
 # ---------------------------------------------------------------------------------------------------
 
 # Giles (2010), single precision: central branch (w < 5) and tail branch, highest coefficient first.
-_GILES_CENTRAL = (
-    2.81022636e-08,
-    3.43273939e-07,
-    -3.5233877e-06,
-    -4.39150654e-06,
-    0.00021858087,
-    -0.00125372503,
-    -0.00417768164,
-    0.246640727,
-    1.50140941,
-)
-_GILES_TAIL = (
-    -0.000200214257,
-    0.000100950558,
-    0.00134934322,
-    -0.00367342844,
-    0.00573950773,
-    -0.0076224613,
-    0.00943887047,
-    1.00167406,
-    2.83297682,
-)
-_GILES_CENTRAL_F32 = [np.float32(c) for c in _GILES_CENTRAL]
-_GILES_TAIL_F32 = [np.float32(c) for c in _GILES_TAIL]
+# Giles' published coefficients (see special_math.erf_inv), evaluated in float32 as JAX does.
+_GILES_CENTRAL_F32 = [np.float32(c) for c in special_math._GILES_CENTRAL]
+_GILES_TAIL_F32 = [np.float32(c) for c in special_math._GILES_TAIL]
 
 
 _LN2_HI = np.float32(0.693145751953125)  # 16 significant bits: e * _LN2_HI is exact for |e| < 2**8
