@@ -21,13 +21,13 @@ leading batch axis of size ``B``. For every entry:
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -40,8 +40,14 @@ SETTINGS = settings(
     max_examples=8,
     deadline=None,
     database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
+# Known bugs (strict xfails) fail on purpose: no time spent shrinking them.
+XFAIL_SETTINGS = settings(SETTINGS, phases=[Phase.explicit, Phase.generate])
 
 # ---------------------------------------------------------------------------------------------------
 # Input domains
@@ -49,6 +55,7 @@ SETTINGS = settings(
 
 
 def _floats(lo, hi):
+    lo, hi = float(np.float32(lo)), float(np.float32(hi))  # bounds representable in float32
     return st.floats(lo, hi, width=32, allow_nan=False, allow_infinity=False)
 
 
@@ -102,7 +109,9 @@ class Ctx:
 
     def shape(self, min_rank=0, max_rank=3, min_side=0, max_side=4):
         return tuple(
-            self.draw(hnp.array_shapes(min_dims=min_rank, max_dims=max_rank, min_side=min_side, max_side=max_side))
+            self.draw(
+                hnp.array_shapes(min_dims=min_rank, max_dims=max_rank, min_side=min_side, max_side=max_side)
+            )
         )
 
     def bshapes(self, n=2, min_rank=0, max_rank=3, min_side=0):
@@ -168,7 +177,7 @@ class Ctx:
             a = x @ np.swapaxes(x, -1, -2) / max(n, 1) + np.eye(n)
         elif kind == "sym":
             q, _ = np.linalg.qr(rng.normal(size=(*full, n, n)))
-            d = np.stack([rng.permutation(n) for _ in range(int(np.prod(full)))]).reshape(*full, n)
+            d = rng.permuted(np.broadcast_to(np.arange(n, dtype=np.float64), (*full, n)), axis=-1)
             d = (d - n / 2) * 0.75 + rng.uniform(-0.1, 0.1, size=d.shape)
             a = (q * d[..., None, :]) @ np.swapaxes(q, -1, -2)
         elif kind == "lowrank":
@@ -240,13 +249,15 @@ def same_dtype_pair(dtypes_=("int", "bool"), second=None):
     return make
 
 
-def reduction(dom="real", axis="multi", keepdims=True, min_side=0, max_rank=3, extra=None):
+def reduction(dom="real", axis="multi", keepdims=True, min_side=0, min_rank=0, max_rank=3, extra=None):
     """``f(a, axis=..., keepdims=..., **extra(c, shape))``; ``axis`` is "multi" (None/int/tuple), "single"
-    (None or an int) or "none" (not passed)."""
+    (None or an int) or "none" (not passed); ``min_side``/``min_rank`` may be pairs (checks, gradient check)."""
 
     def make(f):
         def draw(c):
-            shape = c.shape(min_side=min_side, max_rank=max_rank)
+            side = min_side[c.grad] if isinstance(min_side, tuple) else min_side
+            rank = min_rank[c.grad] if isinstance(min_rank, tuple) else min_rank
+            shape = c.shape(min_side=side, min_rank=rank, max_rank=max_rank)
             kw = {}
             if axis == "multi":
                 kw["axis"] = c.axes(len(shape))
@@ -298,8 +309,15 @@ for _name in ["isfinite", "isinf", "isnan", "signbit"]:
 case("logical_not", unary("ties"), diff=False)
 for _name in ["bitwise_not", "invert"]:
     case(_name, custom(lambda c, f: (f, [c.arr(c.shape(), c.choice(["int", "bool"]))])), diff=False)
+
+
+def _round(c, f):
+    # (2k + 1) / 8 is at least 1/40 away from the rounding jumps with -1, 0 or 1 decimals, but on them with 2.
+    return partial(f, decimals=c.int(-1, 1 if c.grad else 2)), [c.arr(c.shape(), "offgrid")]
+
+
 for _name in ["round", "around"]:
-    case(_name, custom(lambda c, f: (partial(f, decimals=c.int(-1, 2)), [c.arr(c.shape(), "offgrid")])))
+    case(_name, custom(_round))
 
 
 def _astype(c, f):
@@ -367,7 +385,7 @@ def _clip(c, f):
     which = c.choice(["both", "min", "max"])
     x, lo, hi = c.arr(s[0], "distinct"), c.arr(s[1], "distinct2"), c.arr(s[2], "distinct2")
     if which == "both":
-        return f, [x, np.minimum(lo, hi) - 0.5 * (lo == hi), hi]
+        return f, [x, lo, lo + 0.5 * c.int(1, 4)]
     if which == "min":
         return (lambda a, m: f(a, m, None)), [x, lo]
     return (lambda a, m: f(a, None, m)), [x, hi]
@@ -376,8 +394,10 @@ def _clip(c, f):
 case("clip", custom(_clip))
 
 # --- reductions ------------------------------------------------------------------------------------
-for _name, _dom in [("sum", "real"), ("mean", "real"), ("prod", "mid"), ("nansum", ("nan", "nanmid")),
-                    ("nanprod", ("nanmid", "nanmid")), ("nanmean", "nan")]:  # fmt: skip
+for _name, _dom in [
+    ("sum", "real"), ("mean", "real"), ("prod", "mid"), ("nansum", ("nan", "nanmid")),
+    ("nanprod", ("nanmid", "nanmid")), ("nanmean", "nan"),
+]:  # fmt: skip
     case(_name, reduction(_dom))
 for _name in ["max", "min", "amax", "amin", "ptp", "nanmax", "nanmin"]:
     case(_name, reduction("distinct", min_side=1))
@@ -392,15 +412,29 @@ def _initial_where(c, shape, kw):
 
 for _name in ["max", "min", "nanmax", "nanmin"]:
     case(_name, reduction("distinct", extra=_initial_where), label="initial")
-case("sum", reduction("real", extra=lambda c, s, kw: {"where": c(hnp.arrays(bool, s)), "initial": 0.5}),
-     label="where")  # fmt: skip
+case(
+    "sum",
+    reduction("real", extra=lambda c, s, kw: {"where": c(hnp.arrays(bool, s)), "initial": 0.5}),
+    label="where",
+)
 for _name in ["all", "any"]:
     case(_name, reduction("ties"), diff=False)
     case(_name, reduction("bool"), diff=False, label="bool")
 case("count_nonzero", reduction("ties"), diff=False)
-for _name, _dom in [("var", "distinct"), ("std", "distinct"), ("nanvar", ("nan", "distinct")),
-                    ("nanstd", ("nan", "distinct"))]:  # fmt: skip
-    case(_name, reduction(_dom, extra=lambda c, s, kw: {"ddof": c.choice([0, 1])}))
+
+
+def _ddof(c, shape, kw):
+    """ddof 0 or 1; in the gradient check at least 2 elements are reduced (std's sqrt is not smooth at 0)."""
+    out = {"ddof": c.choice([0, 1])}
+    if c.grad and kw["axis"] == ():
+        out["axis"] = None
+    return out
+
+
+for _name, _dom in [
+    ("var", "distinct"), ("std", "distinct"), ("nanvar", ("nan", "distinct")), ("nanstd", ("nan", "distinct")),
+]:  # fmt: skip
+    case(_name, reduction(_dom, min_side=(0, 2), min_rank=(0, 1), extra=_ddof))
 for _name in ["argmax", "argmin", "nanargmax", "nanargmin"]:
     case(_name, reduction("distinct", axis="single", min_side=1), diff=False)
 for _name in ["cumsum", "cumprod", "nancumsum", "nancumprod"]:
@@ -429,7 +463,12 @@ def _quantile_extra(scale):
     return make
 
 
-for _name, _scale in [("quantile", 1.0), ("nanquantile", 1.0), ("percentile", 100.0), ("nanpercentile", 100.0)]:
+for _name, _scale in [
+    ("quantile", 1.0),
+    ("nanquantile", 1.0),
+    ("percentile", 100.0),
+    ("nanpercentile", 100.0),
+]:
     case(_name, _quantile_extra(_scale), argnums=(0,))
 
 
@@ -464,12 +503,25 @@ def _reshape_target(c, shape):
     return tuple(merged)
 
 
-case("reshape", custom(lambda c, f: (lambda s: (partial(f, shape=_reshape_target(c, s)), [c.arr(s)]))(c.shape())))
+def _reshape(c, f):
+    shape = c.shape()
+    return partial(f, shape=_reshape_target(c, shape)), [c.arr(shape)]
+
+
+def _transpose(c, f):
+    shape = c.shape()
+    return partial(f, axes=c.choice([None, tuple(c(st.permutations(range(len(shape)))))])), [c.arr(shape)]
+
+
+def _swapaxes(c, f):
+    shape = c.shape(min_rank=1)
+    return partial(f, axis1=c.axis(len(shape)), axis2=c.axis(len(shape))), [c.arr(shape)]
+
+
+case("reshape", custom(_reshape))
 case("ravel", unary())
-case("transpose", custom(lambda c, f: (lambda s: (
-    partial(f, axes=c.choice([None, tuple(c(st.permutations(range(len(s)))))])), [c.arr(s)]))(c.shape())))  # fmt: skip
-case("swapaxes", custom(lambda c, f: (lambda s: (
-    partial(f, axis1=c.axis(len(s)), axis2=c.axis(len(s))), [c.arr(s)]))(c.shape(min_rank=1))))  # fmt: skip
+case("transpose", custom(_transpose))
+case("swapaxes", custom(_swapaxes))
 
 
 def _moveaxis(c, f):
@@ -525,8 +577,15 @@ def _flip(c, f):
 case("flip", custom(_flip))
 case("fliplr", custom(lambda c, f: (f, [c.arr(c.shape(min_rank=2))])))
 case("flipud", custom(lambda c, f: (f, [c.arr(c.shape(min_rank=1))])))
-case("rot90", custom(lambda c, f: (lambda s: (partial(f, k=c.int(-2, 4), axes=tuple(
-    c(st.permutations(range(-len(s), 0))))[:2]), [c.arr(s)]))(c.shape(min_rank=2))))  # fmt: skip
+
+
+def _rot90(c, f):
+    shape = c.shape(min_rank=2)
+    axes = tuple(c(st.permutations(range(-len(shape), 0))))[:2]
+    return partial(f, k=c.int(-2, 4), axes=axes), [c.arr(shape)]
+
+
+case("rot90", custom(_rot90))
 
 
 def _roll(c, f):
@@ -558,19 +617,45 @@ def _repeat(c, f):
     n = int(np.prod(shape)) if ax is None else shape[ax]
     if c.flag():
         return partial(f, repeats=c.int(0, 3), axis=ax), [c.arr(shape)]
-    total = c.int(0, 8)  # traced per-element counts need the static total_repeat_length
+    # Traced per-element counts need the static total_repeat_length; here it is at most the counts' sum (no
+    # shortfall: see repeat[shortfall]).
     reps = c(hnp.arrays("int32", (B, n), elements=st.integers(0, 3)))
+    total = c.int(0, int(reps.sum(axis=1).min()))
     return (lambda a, r: f(a, r, axis=ax, total_repeat_length=total)), [c.arr(shape), reps]
 
 
 case("repeat", custom(_repeat))
 
 
+def _repeat_shortfall(c, f):
+    n = c.int(2, 4)
+    reps = np.asarray(c(hnp.arrays("int32", (B, n), elements=st.integers(0, 3))))
+    reps[:, 0], reps[:, -1] = 1, 0  # the last element is not repeated
+    total = int(reps.sum(axis=1).max()) + 1
+    return (lambda a, r: f(a, r, total_repeat_length=total)), [c.arr((n,), "distinct"), reps]
+
+
+case(
+    "repeat",
+    custom(_repeat_shortfall),
+    diff=False,
+    label="shortfall",
+    xfail=dict.fromkeys(
+        ["jit", "jaxpr", "vmap"],
+        (
+            "BUG: fnp.repeat(a, counts, total_repeat_length=t) with sum(counts) < t pads with the last *repeated* "
+            "element when counts are concrete (eager) but with a[-1] when traced (jit/vmap/make_jaxpr, as jax.numpy); "
+            "e.g. repeat([1., 2., 3.], [0, 1, 0], total_repeat_length=3) is [2, 2, 2] eagerly, [2, 3, 3] under jit"
+        ),
+    ),
+)
+
+
 def _pad(c, f):
     mode = c.choice(["constant", "empty", "edge", "reflect", "symmetric", "wrap"])
     shape = c.shape(min_side=0 if mode in ("constant", "empty") else 1)
     form = c.int(0, 2)
-    if form == 0:
+    if form == 0 or not shape:
         width = c.int(0, 3)
     elif form == 1:
         width = (c.int(0, 3), c.int(0, 3))
@@ -595,7 +680,9 @@ def _broadcast_to(c, f):
 
 
 case("broadcast_to", custom(_broadcast_to))
-case("broadcast_arrays", custom(lambda c, f: ((lambda *a: f(*a)), [c.arr(s) for s in c.bshapes(c.int(1, 3))])))
+case(
+    "broadcast_arrays", custom(lambda c, f: ((lambda *a: f(*a)), [c.arr(s) for s in c.bshapes(c.int(1, 3))]))
+)
 
 
 def _same_but(c, shape, axis, k):
@@ -695,7 +782,7 @@ def _take(c, f):
     mode = c.choice([None, "fill", "clip", "wrap"])
     idx = c(hnp.arrays("int32", (B, *c.shape(max_rank=2)), elements=st.integers(-n - 2, n + 2)))
     kw = dict(axis=ax, mode=mode)
-    if mode == "fill" and c.flag():
+    if mode in (None, "fill") and (c.grad or c.flag()):  # the default fill, NaN, has no finite difference
         kw["fill_value"] = -7.0
     return partial(f, **kw), [c.arr(shape), idx]
 
@@ -730,14 +817,19 @@ def _creation(make_call):
     return draw
 
 
-case("zeros", custom(_creation(lambda c, f: partial(f, c.shape(), dtype=c.choice(_DTYPES)))), diff=False)
-case("ones", custom(_creation(lambda c, f: partial(f, c.shape(), dtype=c.choice(_DTYPES)))), diff=False)
-case("empty", custom(_creation(lambda c, f: partial(f, c.shape(), dtype=c.choice(_DTYPES)))), diff=False)
-case("eye", custom(_creation(lambda c, f: partial(f, c.int(0, 4), c.choice([None, c.int(0, 4)]), k=c.int(-3, 3),
-                                                  dtype=c.choice(_DTYPES)))), diff=False)  # fmt: skip
+def _shape_call(c, f):
+    return partial(f, c.shape(), dtype=c.choice(_DTYPES))
+
+
+def _eye_call(c, f):
+    return partial(f, c.int(0, 4), c.choice([None, c.int(0, 4)]), k=c.int(-3, 3), dtype=c.choice(_DTYPES))
+
+
+for _name in ["zeros", "ones", "empty"]:
+    case(_name, custom(_creation(_shape_call)), diff=False)
+for _name in ["eye", "tri"]:
+    case(_name, custom(_creation(_eye_call)), diff=False)
 case("identity", custom(_creation(lambda c, f: partial(f, c.int(0, 4), dtype=c.choice(_DTYPES)))), diff=False)
-case("tri", custom(_creation(lambda c, f: partial(f, c.int(0, 4), c.choice([None, c.int(0, 4)]), k=c.int(-3, 3),
-                                                  dtype=c.choice(_DTYPES)))), diff=False)  # fmt: skip
 
 
 def _arange_call(c, f):
@@ -749,14 +841,19 @@ def _arange_call(c, f):
 
 
 case("arange", custom(_creation(_arange_call)), diff=False)
-case("indices", custom(_creation(lambda c, f: partial(f, c.shape(), dtype=c.choice([None, "int32", "float32"]),
-                                                      sparse=c.flag()))), diff=False)  # fmt: skip
+
+
+def _indices_call(c, f):
+    return partial(f, c.shape(), dtype=c.choice([None, "int32", "float32"]), sparse=c.flag())
+
+
+case("indices", custom(_creation(_indices_call)), diff=False)
 
 
 def _full(c, f):
     shape = c.shape()
     fill_shape = shape[len(shape) - c.int(0, len(shape)) :]
-    dtype = c.choice([None, "float32"])
+    dtype = None if c.grad else c.choice([None, "float32", "int32"])
     return (lambda v: f(shape, v, dtype=dtype)), [c.arr(fill_shape)]
 
 
@@ -802,21 +899,37 @@ case("tril", custom(lambda c, f: (partial(f, k=c.int(-3, 3)), [c.arr(c.shape(min
 case("triu", custom(lambda c, f: (partial(f, k=c.int(-3, 3)), [c.arr(c.shape(min_rank=2))])))
 
 
-def _spaced(c, f):
-    name = f.__name__
-    s1, s2 = c.bshapes(2, max_rank=1)
-    num, endpoint = c.int(0, 5), c.flag()
-    kw = dict(num=num, endpoint=endpoint)
-    if name != "linspace" or c.flag():
-        kw["axis"] = c.choice([0, -1])
-    if name == "logspace":
-        kw["base"] = c.choice([10.0, 2.0])
-    dom = "pos" if name == "geomspace" else ("unit" if name == "logspace" else "real")
-    return partial(f, **kw), [c.arr(s1, dom), c.arr(s2, dom)]
+def _spaced(traced):
+    def draw(c, f):
+        name = f.__name__
+        s1, s2 = c.bshapes(2, max_rank=1)
+        kw = dict(num=c.int(0, 5), endpoint=c.flag())
+        if name != "linspace":  # fnp.linspace has no axis argument
+            kw["axis"] = c.choice([0, -1])
+        if name == "logspace":
+            kw["base"] = c.choice([10.0, 2.0])
+        dom = "pos" if name == "geomspace" else ("unit" if name == "logspace" else "real")
+        start, stop = c.arr(s1, dom), c.arr(s2, dom)
+        if traced:
+            return partial(f, **kw), [start, stop]
+        return (lambda _: f(start[0], stop[0], **kw)), _dummy(c)
+
+    return draw
 
 
+_SPACED_BUG = (
+    "BUG: fnp.{} converts start/stop with np.asarray, so traced (jit/vmap/grad/make_jaxpr) endpoints raise "
+    "TracerArrayConversionError; jax.numpy traces them"
+)
 for _name in ["linspace", "logspace", "geomspace"]:
-    case(_name, custom(_spaced), gtol=1e-4)
+    case(_name, custom(_spaced(False)), diff=False)
+    _bug = _SPACED_BUG.format(_name)
+    case(
+        _name,
+        custom(_spaced(True)),
+        label="traced",
+        xfail=dict.fromkeys(["jit", "jaxpr", "vmap", "grad"], _bug),
+    )
 
 
 def _meshgrid(c, f):
@@ -862,6 +975,10 @@ def _inner(c, f):
     sb = c.shape(max_rank=1)
     if c.int(0, 3):
         sa, sb = sa + (n,), sb + (n,)
+    elif c.flag():  # a scalar operand
+        sa = ()
+    else:
+        sb = ()
     return f, [c.arr(sa), c.arr(sb)]
 
 
@@ -938,15 +1055,25 @@ case("correlate", custom(_convolve))
 # --- sorting and searching -------------------------------------------------------------------------
 
 
-def _sort(c, f):
-    shape = c.shape()
+def _sort(c, f, min_side=0):
+    shape = c.shape(min_side=1 if c.grad else min_side)
     ax = c.axis(len(shape), none=True)
     kw = dict(axis=ax, stable=c.flag(), descending=c.flag())
     return partial(f, **kw), [c.arr(shape, ("ties", "distinct"))]
 
 
 case("sort", custom(_sort))
-case("sort", custom(lambda c, f: (partial(f, axis=-1), [c.arr(c.shape(), "nan")])), diff=False, label="nan")
+_SORT_BUG = (
+    "BUG: grad of fnp.sort of a zero-size array: the sort JVP's gather has slice_sizes 1 on an empty axis "
+    "(ShapeError); jax gives an empty gradient"
+)
+case(
+    "sort",
+    custom(lambda c, f: (f, [c.arr(c.choice([(0,), (2, 0)]))])),
+    label="empty",
+    xfail={"grad": _SORT_BUG},
+)
+case("sort", custom(lambda c, f: (f, [c.arr(c.shape(min_rank=1), "nan")])), diff=False, label="nan")
 case("argsort", custom(_sort), diff=False)
 
 
@@ -970,7 +1097,7 @@ case("lexsort", custom(_lexsort), diff=False)
 
 
 def _nonzero(c, f):
-    shape = c.shape()
+    shape = c.shape(min_rank=1)  # NumPy and jax.numpy reject 0-d input
     n = int(np.prod(shape))
     kw = dict(size=c.int(0, n + 2))
     if c.flag():
@@ -986,7 +1113,7 @@ def _unique(c, f):
     shape = c.shape()
     n = int(np.prod(shape))
     kw = dict(size=c.int(1, n + 2), return_index=c.flag(), return_inverse=c.flag(), return_counts=c.flag())
-    if c.flag():
+    if n == 0 or c.flag():  # an empty input needs fill_value (as in jax.numpy)
         kw["fill_value"] = -9.0
     return partial(f, **kw), [c.arr(shape, c.choice(["ties", "nan"]))]
 
@@ -996,14 +1123,26 @@ case("unique", custom(_unique), diff=False)
 
 def _bincount(c, f):
     shape = (c.int(0, 6),)
-    kw = dict(minlength=c.int(0, 3), length=c.int(0, 8))
+    kw = dict(minlength=c.int(0, 3), length=c.int(1 if c.grad else 0, 8))
     x = c.arr(shape, "nonneg")
-    if c.flag():
+    if c.grad or c.flag():
         return (lambda a, w: f(a, w, **kw)), [x, c.arr(shape)]
     return partial(f, **kw), [x]
 
 
 case("bincount", custom(_bincount))
+_SCATTER_BUG = (
+    "BUG: grad through a scatter-add into a zero-size operand (bincount with length=0, "
+    "zeros(0).at[i].add(w, mode='drop')) raises IndexError in the transpose's gather; jax gives zeros"
+)
+
+
+def _bincount_length0(c, f):
+    n = c.int(1, 4)
+    return (lambda a, w: f(a, w, length=0)), [c.arr((n,), "nonneg"), c.arr((n,))]
+
+
+case("bincount", custom(_bincount_length0), label="length0", xfail={"grad": _SCATTER_BUG})
 
 
 def _searchsorted(c, f):
@@ -1065,8 +1204,14 @@ case("linalg.svdvals", _rect())
 case("linalg.matrix_transpose", _rect())
 case("linalg.eigvalsh", _square("sym"))
 case("linalg.eigh", _square("sym"), grad_out=_sym_grad)
-case("linalg.cholesky", custom(lambda c, f: (lambda fn, args: (partial(fn, upper=c.flag()), args))(
-    *_square("spd")(f)(c))))  # fmt: skip
+
+
+def _cholesky(c, f):
+    fn, args = _square("spd")(f)(c)
+    return partial(fn, upper=c.flag()), args
+
+
+case("linalg.cholesky", custom(_cholesky))
 case("linalg.matrix_rank", _rect("lowrank"), diff=False)
 
 
@@ -1139,8 +1284,8 @@ _MATRIX_ORDS = ["fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf]
 
 
 def _vector_norm(c, f):
-    shape = c.shape()
-    ords = [None, 1, 2, np.inf, -np.inf, 3] if c.grad else _VECTOR_ORDS
+    shape = c.shape(min_side=1)  # the max/min of an empty array (ord=+-inf) raises, as in jax.numpy
+    ords = [o for o in _VECTOR_ORDS if not (c.grad and o == 0)]  # ord=0 counts nonzeros
     kw = dict(axis=c.axes(len(shape)), keepdims=c.flag())
     o = c.choice(ords)
     if o is not None:
@@ -1153,22 +1298,20 @@ case("linalg.vector_norm", custom(_vector_norm))
 
 def _matrix_norm(c, f):
     o = c.choice(["fro", "nuc", 1, -1, np.inf, -np.inf] if c.grad else _MATRIX_ORDS)
-    fn, args = _rect()(f)(c)
-    if c.grad:
-        args = [c.matrices(args[0].shape[1:-2], 3, 3)]
-        args[0] = c.distinct(args[0].shape, "distinct_abs")
-    return partial(fn, ord=o, keepdims=c.flag()), args
+    batch = c.shape(max_rank=1, max_side=2)
+    m, n = c.int(1, 4), c.int(1, 4)  # the max/min of an empty array raises, as in jax.numpy
+    a = c.distinct((B, *batch, m, n), "distinct_abs") if c.grad else c.matrices(batch, m, n)
+    return partial(f, ord=o, keepdims=c.flag()), [a]
 
 
 case("linalg.matrix_norm", custom(_matrix_norm))
 
 
 def _norm(c, f):
-    if c.flag():  # a vector norm
-        shape = c.shape(max_rank=2)
-        ax = c.choice([None] if len(shape) > 1 else [None, *range(-len(shape), len(shape))])
-        o = c.choice([None, 1, 2, np.inf, -np.inf] + ([] if c.grad else [0, 3]) if ax is not None or len(shape) < 2
-                     else [None])  # fmt: skip
+    if c.flag():  # a vector norm: a 1-D input, or an int axis
+        shape = c.shape(min_rank=1, max_rank=2, min_side=1)
+        ax = c.axis(len(shape), none=len(shape) == 1)
+        o = c.choice([o for o in _VECTOR_ORDS if not (c.grad and o == 0)])
         return partial(f, ord=o, axis=ax, keepdims=c.flag()), [c.arr(shape, ("special", "distinct_abs"))]
     shape = c.shape(min_rank=2, min_side=1)
     a1, a2 = tuple(c(st.permutations(range(len(shape)))))[:2]
@@ -1243,10 +1386,23 @@ def x64():
         fl.config.update("enable_x64", previous)
 
 
+def _run(case, check, body):
+    """Run ``body(case, data)`` as a hypothesis test (without shrinking for a known bug)."""
+
+    @(XFAIL_SETTINGS if check in case.xfail else SETTINGS)
+    @given(data=st.data())
+    def run(data):
+        body(case, data)
+
+    run()
+
+
 @pytest.mark.parametrize("case", _params("jit"))
-@SETTINGS
-@given(data=st.data())
-def test_jit(case, data):
+def test_jit(case):
+    _run(case, "jit", _check_jit)
+
+
+def _check_jit(case, data):
     fn, batched = case.draw(Ctx(data.draw))
     args = _arrays([a[0] for a in batched])
     want = fn(*args)
@@ -1255,9 +1411,11 @@ def test_jit(case, data):
 
 
 @pytest.mark.parametrize("case", _params("jaxpr"))
-@SETTINGS
-@given(data=st.data())
-def test_jaxpr(case, data):
+def test_jaxpr(case):
+    _run(case, "jaxpr", _check_jaxpr)
+
+
+def _check_jaxpr(case, data):
     fn, batched = case.draw(Ctx(data.draw))
     args = _arrays([a[0] for a in batched])
     want = _leaves(fn(*args))
@@ -1269,18 +1427,24 @@ def test_jaxpr(case, data):
 
 
 @pytest.mark.parametrize("case", _params("vmap"))
-@SETTINGS
-@given(data=st.data())
-def test_vmap(case, data):
+def test_vmap(case):
+    _run(case, "vmap", _check_vmap)
+
+
+def _check_vmap(case, data):
     fn, batched = case.draw(Ctx(data.draw))
     in_axes = [data.draw(st.sampled_from([0, None] + ([1] if a.ndim >= 2 else []))) for a in batched]
     if all(ax is None for ax in in_axes):
         in_axes[0] = 0
     mapped = [a[0] if ax is None else np.moveaxis(a, 0, ax) for a, ax in zip(batched, in_axes)]
-    got = fl.vmap(fn, in_axes=tuple(in_axes))(*_arrays(mapped))
+    out_axes = data.draw(st.sampled_from([0, 0, -1]))  # -1: the batch axis last in every output
+    got = fl.vmap(fn, in_axes=tuple(in_axes), out_axes=out_axes)(*_arrays(mapped))
     rows = [fn(*_arrays([a[0] if ax is None else a[i] for a, ax in zip(batched, in_axes)])) for i in range(B)]
-    want = tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *rows)
-    assert_tree_close(got, want, rtol=case.vtol, atol=case.vtol, what=f"vmap in_axes={tuple(in_axes)}")
+    want = tree_util.tree_map(
+        lambda *xs: np.moveaxis(np.stack([np.asarray(x) for x in xs]), 0, out_axes), *rows
+    )
+    what = f"vmap in_axes={tuple(in_axes)} out_axes={out_axes}"
+    assert_tree_close(got, want, rtol=case.vtol, atol=case.vtol, what=what)
 
 
 def _weights(shape):
@@ -1298,9 +1462,11 @@ def _scalarize(out, grad_out):
 
 
 @pytest.mark.parametrize("case", _params("grad"))
-@SETTINGS
-@given(data=st.data())
-def test_grad(case, data, x64):
+def test_grad(case, x64):
+    _run(case, "grad", _check_grad)
+
+
+def _check_grad(case, data):
     fn, batched = case.draw(Ctx(data.draw, grad=True))
     args = [a[0].astype(np.float64) if a.dtype.kind == "f" else a[0] for a in batched]
     argnums = tuple(i for i, a in enumerate(args) if a.dtype.kind == "f" and i in (case.argnums or range(99)))
@@ -1311,11 +1477,15 @@ def test_grad(case, data, x64):
 
     grads = fl.grad(scalar, argnums=argnums)(*_arrays(args))
     for i, g in zip(argnums, grads):
-        assert (np.shape(g), np.asarray(g).dtype) == (args[i].shape, args[i].dtype), f"gradient of argument {i}"
+        assert (np.shape(g), np.asarray(g).dtype) == (args[i].shape, args[i].dtype), (
+            f"gradient of argument {i}"
+        )
+    jitted = fl.jit(fl.grad(scalar, argnums=argnums))(*_arrays(args))  # grad composes with jit
+    assert_tree_close(jitted, grads, rtol=1e-9, atol=1e-9, what="jit(grad)")
     sizes = [args[i].size for i in argnums]
     if sum(sizes) <= 8:  # every coordinate
         directions = []
-        for k, i in enumerate(argnums):
+        for k in range(len(argnums)):
             for j in range(sizes[k]):
                 d = [np.zeros_like(args[i2]) for i2 in argnums]
                 d[k].reshape(-1)[j] = 1.0

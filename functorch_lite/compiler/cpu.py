@@ -1,11 +1,17 @@
 """Build fused C kernels with the system C compiler, cache them on disk, load them with ctypes.
 
-All kernels of one jit go into one translation unit and one compiler call. The shared object is cached
+All kernels of one jit go into one translation unit and one compiler call (``-O3 -march=native``, never
+``-ffast-math``, ``-ffp-contract=off``). What every kernel library shares (reading ndarray objects,
+collapsing dimensions, the OpenMP launcher, the vector maths) is a runtime library, built and cached the
+same way once per machine and loaded ``RTLD_GLOBAL`` so kernel libraries link to it at load time. The
+shared objects are cached
 under a per-user directory (``$FUNCTORCH_LITE_CACHE_DIR``, else ``$XDG_CACHE_HOME/functorch_lite/kernels``,
 else ``~/.cache/functorch_lite/kernels``) created with mode 0700; before any ``.so`` is loaded the
 directory must belong to us and be closed to group and others (loading a shared object runs its code),
-else a private temporary directory is used instead, with a warning. Entries are content-addressed by
-``sha256(format version, source, flags, compiler identity and version, target CPU)``; the compiler writes
+else a private temporary directory is used instead, with a warning; each file must belong to us and be
+closed to writes by others too. Entries are content-addressed by ``sha256(format version, code generator
+version, the kernels' IR, flags, compiler path and version, target triple, the CPU -march=native resolves
+to)``, so a cache hit renders no C at all; the compiler writes
 to a temporary file that is renamed into place atomically (readers never see a partial file, and several
 processes building the same kernel at once are harmless); a sidecar digest detects corrupt or truncated
 entries, which are rebuilt. Loaded libraries are also kept in memory for the life of the process.
@@ -13,7 +19,9 @@ entries, which are rebuilt. Loaded libraries are also kept in memory for the lif
 Kernels take the ndarray objects themselves (``ctypes.py_object``) and read data pointers, shapes and
 strides from numpy's ``PyArrayObject`` fields, so a call marshals nothing but object pointers; the layout
 is verified once per process (``layout_ok``). Kernels never run OpenMP regions in a process forked after
-one ran (libgomp is not fork-safe): a fork handler sets their thread count to 1 in the child.
+one ran (libgomp is not fork-safe): a fork handler sets their thread count to 1 in the child. Several
+threads are used only above ``settings.parallel_min_work``, with chunks handed out dynamically (a thread
+that waits for a busy core then takes less work instead of holding up the rest).
 
 Environment: ``FUNCTORCH_LITE_CC`` (compiler, default ``$CC`` or ``cc``), ``FUNCTORCH_LITE_CFLAGS`` (extra
 flags, part of the key), ``FUNCTORCH_LITE_CACHE_DIR``, ``FUNCTORCH_LITE_DISABLE_DISK_CACHE=1``,
@@ -301,10 +309,35 @@ def flags() -> tuple[str, ...]:
     return BASE_FLAGS + tuple(settings.extra_flags)
 
 
-def cache_key(source: str, cc: str, fl: tuple[str, ...]) -> str:
+_versions: dict[str, str] = {}
+
+
+def code_version() -> str:
+    """A hash of the code generator's own source (renderer, IR, build flags, runtime): a cached library
+    is only reused by the code that made it."""
+    if "code" not in _versions:
+        from . import kernel_ir
+
+        h = hashlib.sha256()
+        for module in (render, kernel_ir, sys.modules[__name__]):
+            with open(module.__file__, "rb") as f:
+                h.update(f.read())
+        _versions["code"] = h.hexdigest()
+    return _versions["code"]
+
+
+def cache_key(material: str, cc: str, fl: tuple[str, ...]) -> str:
+    """The cache key of a library built from ``material`` (its source, or a description of its kernels)."""
     info = toolchain(cc)
-    runtime_src = hashlib.sha256(render.render_runtime().encode()).hexdigest()
-    parts = [CACHE_FORMAT, render.FORMAT_VERSION, runtime_src, source, cc, info["version"], info["machine"]]
+    parts = [
+        CACHE_FORMAT,
+        render.FORMAT_VERSION,
+        code_version(),
+        material,
+        cc,
+        info["version"],
+        info["machine"],
+    ]
     parts.append(info["march"])
     parts += list(fl)
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
@@ -345,10 +378,9 @@ def runtime() -> Library:
         if _runtime is None:
             cc = find_compiler()
             fl = flags() + OPENMP_FLAGS
-            source = render.render_runtime()
-            key = cache_key(source, cc, fl)
+            key = cache_key("runtime", cc, fl)  # its source is determined by the code version
             _quiet_openmp()
-            lib = _load_or_build(source, key, cc, fl, mode=ctypes.RTLD_GLOBAL)
+            lib = _load_or_build(render.render_runtime, key, cc, fl, mode=ctypes.RTLD_GLOBAL)
             ctypes.c_void_p.in_dll(lib.cdll, "functorch_lite_ndarray_type").value = id(np.ndarray)
             ctypes.c_int64.in_dll(lib.cdll, "functorch_lite_par_min").value = settings.parallel_min_work
             _runtime = lib
@@ -382,23 +414,37 @@ def _quiet_openmp() -> None:
         os.environ["GOMP_SPINCOUNT"] = "20000"
 
 
-def build(kernels: list[Kernel]) -> tuple[Library, str]:
-    """Render ``kernels`` into one translation unit, compile it (or find it in a cache) and load it.
+def build(kernels: list[Kernel]) -> tuple[Library, Any]:
+    """Compile ``kernels`` into one translation unit (or find it in a cache) and load it.
 
-    Returns the library and the C source. Raises ``CompilerUnavailable`` or ``BuildError``.
+    Returns the library and a function giving the C source: the caches are keyed by the kernels' IR (and
+    the code generator's version), so a cache hit renders nothing. Raises ``CompilerUnavailable`` or
+    ``BuildError``.
     """
-    source = render.render_c(kernels)
-    return load_source(source), source
+    cached: list[str] = []
+
+    def source() -> str:
+        if not cached:
+            cached.append(render.render_c(kernels))
+        return cached[0]
+
+    material = "ir\0" + "\0".join(repr(k) for k in kernels)
+    return _load(material, source), source
 
 
 def load_source(source: str) -> Library:
+    """Compile and load a C translation unit (cached like kernels)."""
+    return _load(source, lambda: source)
+
+
+def _load(material: str, source: Any) -> Library:
     if not layout_ok():
         raise CompilerUnavailable("numpy's ndarray object layout is not the one the kernels read")
     cc = find_compiler()
     fl = flags()
     with _lock:
         runtime()
-        key = cache_key(source, cc, fl)
+        key = cache_key(material, cc, fl)
         lib = _loaded.get(key)
         if lib is None:
             lib = _load_or_build(source, key, cc, fl)
@@ -409,8 +455,9 @@ def load_source(source: str) -> Library:
 
 
 def _load_or_build(
-    source: str, key: str, cc: str, fl: tuple[str, ...], mode: int = ctypes.DEFAULT_MODE
+    source: Any, key: str, cc: str, fl: tuple[str, ...], mode: int = ctypes.DEFAULT_MODE
 ) -> Library:
+    """``source``: the translation unit, or a function giving it (called only if it must be compiled)."""
     directory = cache_dir() if settings.disk_cache else _session_dir()
     so = os.path.join(directory, key + ".so")
     digest_path = so + ".sha256"
@@ -428,7 +475,7 @@ def _load_or_build(
                 stats["disk_hits"] += 1
                 return lib
         stats["compiles"] += 1
-        _compile(source, so, digest_path, directory, cc, fl)
+        _compile(source() if callable(source) else source, so, digest_path, directory, cc, fl)
     finally:
         _unlock(lock_fd)
     lib = _try_load(so, digest_path, key, mode)

@@ -42,7 +42,7 @@ def cupy_module() -> Any:
     global _cupy, _cupy_checked
     if not _cupy_checked:
         _cupy_checked = True
-        if importlib.util.find_spec("cupy") is not None:
+        if cupy_installed():
             try:
                 import cupy
 
@@ -53,9 +53,18 @@ def cupy_module() -> Any:
     return _cupy
 
 
+def cupy_installed() -> bool:
+    if "installed" not in _found:
+        _found["installed"] = importlib.util.find_spec("cupy") is not None
+    return _found["installed"]
+
+
+_found: dict[str, bool] = {}
+
+
 def dispatcher(step: Any, inputs: list, numpy_run: Any) -> Any:
     """A callable running a fused step: on CuPy arrays with CuPy kernels, otherwise ``numpy_run``."""
-    if importlib.util.find_spec("cupy") is None:
+    if not cupy_installed():
         return numpy_run
     runner: list = []
 

@@ -92,12 +92,26 @@ def _copy_eqn(source: Any, target: Var) -> Eqn:
 
 
 class CompiledPlan:
-    """A callable on backend arrays (numpy/cupy): ``plan(*values) -> tuple of values``."""
+    """A callable on backend arrays (numpy/cupy): ``plan(*values) -> tuple of values``.
 
-    def __init__(self, source: str, run: Any, jaxpr: Jaxpr):
-        self.source = source
+    ``source`` is the generated Python followed by the C of its fused kernels (rendered on first read).
+    """
+
+    def __init__(self, source: str, run: Any, jaxpr: Jaxpr, kernel_source: Any = None):
+        self._source = source
+        self._kernel_source = kernel_source  # a function giving the C translation unit, or None
         self.run = run
         self.jaxpr = jaxpr
+
+    @property
+    def source(self) -> str:
+        if self._kernel_source is not None:
+            c_source, self._kernel_source = self._kernel_source(), None
+            self._source += (
+                f"\n# ---- fused kernels: one C translation unit, built with {cpu.describe()} ----\n"
+            )
+            self._source += c_source
+        return self._source
 
     def __call__(self, *values: Any) -> tuple:
         return self.run(*values)
@@ -182,7 +196,7 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
             in_place[k] = _in_place_targets(step, k, owner_of, last_read, owned_by_us, reused)
             step.kernel.aliased = bool(in_place[k])
     kernels = [s.kernel for s in steps if s.kind == "kernel"]
-    c_source = ""
+    c_source = None
     if kernels:
         try:
             library, c_source = cpu.build(kernels)
@@ -199,7 +213,7 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
     for k, step in enumerate(steps):
         if step.kind == "kernel":
             lines.extend(
-                _kernel_lines(step, k, library, in_place[k], names, namespace, fresh, constant, consts, jaxpr)
+                _kernel_lines(step, library, in_place[k], names, namespace, fresh, constant, consts, jaxpr)
             )
             continue
         eqn = step.eqn
@@ -228,10 +242,7 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
     lines.append(f"    return ({outs}{',' if len(jaxpr.outvars) == 1 else ''})")
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<functorch_lite.jit>", "exec"), namespace)  # our own generated code only
-    if c_source:
-        source += f"\n# ---- fused kernels: one C translation unit, built with {cpu.describe()} ----\n"
-        source += c_source
-    return CompiledPlan(source, namespace["run"], jaxpr)
+    return CompiledPlan(source, namespace["run"], jaxpr, c_source)
 
 
 def _step_inputs(step: Any) -> list:
@@ -290,7 +301,7 @@ def _in_place_targets(
     return targets
 
 
-def _kernel_lines(step, k, library, in_place, names, namespace, fresh, constant, consts, jaxpr) -> list[str]:
+def _kernel_lines(step, library, in_place, names, namespace, fresh, constant, consts, jaxpr) -> list[str]:
     """``outs = buffers; if kernel(dims, ins..., outs...): outs = numpy_fallback(ins...)``."""
     kernel = step.kernel
     fn = library.function(kernel.name, 1 + len(kernel.params))
