@@ -35,6 +35,8 @@ import functorch_lite as fl
 import functorch_lite.numpy as fnp
 from functorch_lite import tree_util
 
+# NaN/inf inputs and empty reductions are part of the domains: NumPy's warnings about them are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 B = 3  # batch size of the vmap checks
 SETTINGS = settings(
     max_examples=8,

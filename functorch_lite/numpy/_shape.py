@@ -710,6 +710,9 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
         raise ValueError(f"fnp.pad: unsupported keyword arguments for mode {mode!r}: {sorted(unexpected)}.")
     widths = _pad_widths(pad_width, a.ndim)
     if mode in ("constant", "empty"):
+        values = kwargs.get("constant_values", 0)
+        if np.ndim(values) and _concrete(values) is not None:
+            np.broadcast_to(_concrete(values), (a.ndim, 2))  # NumPy's error for a badly shaped value list
         if not any(lo or hi for lo, hi in widths):
             return a
         return _pad_constant(a, widths, kwargs.get("constant_values", 0))
