@@ -82,6 +82,8 @@ DOMAINS = {
     "nan": ("float32", st.one_of(_floats(-3, 3), _floats(-3, 3), st.just(np.nan))),
     "nanmid": ("float32", st.one_of(_signed(0.5, 1.5), _signed(0.5, 1.5), st.just(np.nan))),
     "int": ("int32", st.integers(-6, 6)),
+    "int8": ("int8", st.integers(-5, 5)),
+    "uint8": ("uint8", st.integers(0, 6)),
     "nonneg": ("int32", st.integers(0, 6)),
     "intnz": ("int32", st.integers(-6, 6).filter(bool)),
     "shift": ("int32", st.integers(0, 5)),
@@ -150,6 +152,8 @@ class Ctx:
         elif self.grad:
             dom = GRAD_DOMAINS.get(dom, dom)
         full = (B, *shape)
+        if dom in ("anyint", "anyint_nb"):  # a drawn integer (or bool) dtype, for promotion and int paths
+            dom = self.choice(["int", "int8", "uint8"] + (["bool"] if dom == "anyint" else []))
         if dom.startswith("distinct"):
             return self.distinct(full, dom)
         dtype, elements = DOMAINS[dom]
@@ -306,6 +310,7 @@ for _name, _dom in [
     ("fix", "offgrid"), ("nan_to_num", "special"),
 ]:  # fmt: skip
     case(_name, unary(_dom))
+    case(_name, unary("anyint_nb"), diff=False, label="int")  # int inputs: promoted to float or kept
 for _name in ["isfinite", "isinf", "isnan", "signbit"]:
     case(_name, unary("special"), diff=False)
 case("logical_not", unary("ties"), diff=False)
@@ -343,6 +348,12 @@ for _name, _doms in [
     ("where", ("bool", "real", "real")),
 ]:  # fmt: skip
     case(_name, nary(*_doms))
+for _name in ["add", "subtract", "multiply", "divide", "true_divide", "arctan2", "hypot", "logaddexp", "maximum",
+              "minimum", "fmax", "fmin", "copysign", "heaviside", "equal", "less"]:  # fmt: skip
+    case(_name, nary("anyint_nb", "anyint_nb"), diff=False, label="intmix")  # mixed int dtypes promote
+for _name in ["add", "multiply", "divide", "maximum", "power", "greater"]:
+    case(_name, nary("anyint", "real"), diff=False, label="mixed")
+case("where", nary("bool", "anyint", "real"), diff=False, label="mixed")
 for _name in ["fmax", "fmin", "maximum", "minimum"]:
     case(_name, nary("nan", "nan"), diff=False, label="nan")
 for _name in ["mod", "remainder", "fmod", "floor_divide", "divmod"]:
@@ -445,6 +456,15 @@ for _name in ["cumsum", "cumprod", "nancumsum", "nancumprod"]:
 for _name in ["median", "nanmedian"]:
     case(_name, reduction("distinct", min_side=1))
 case("nanmedian", reduction(("nan", "distinct"), min_side=1), label="nan")
+# Integer and bool inputs: accumulation dtypes (sum of int8 is int32, mean of ints is float, ...).
+for _name in ["sum", "prod", "mean", "var", "std", "nansum", "count_nonzero", "all", "any"]:
+    case(_name, reduction("anyint"), diff=False, label="int")
+for _name in ["max", "min", "amax", "amin", "ptp", "median", "nanmax"]:
+    case(_name, reduction("anyint_nb", min_side=1), diff=False, label="int")
+for _name in ["argmax", "argmin"]:
+    case(_name, reduction("anyint", axis="single", min_side=1), diff=False, label="int")
+for _name in ["cumsum", "cumprod"]:
+    case(_name, reduction("anyint", axis="single", keepdims=False), diff=False, label="int")
 
 
 def _quantile_extra(scale):
@@ -1077,6 +1097,7 @@ case(
 )
 case("sort", custom(lambda c, f: (f, [c.arr(c.shape(min_rank=1), "nan")])), diff=False, label="nan")
 case("argsort", custom(_sort), diff=False)
+case("sort", custom(lambda c, f: (f, [c.arr(c.shape(min_rank=1), "anyint")])), diff=False, label="int")
 
 
 def _partition(c, f):

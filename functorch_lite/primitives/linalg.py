@@ -12,6 +12,7 @@ Example (a batched matmul ``bij,bjk->bik``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -112,21 +113,27 @@ def _dot_general_impl(
         raise ShapeDtypeError(
             f"dot_general requires operands of the same dtype, got {lhs.dtype.name} and {rhs.dtype.name}."
         )
+    if not lb and lhs.ndim == 2 and rhs.ndim == 2:  # plain matrix products: straight to BLAS
+        if lc == (1,) and rc == (0,):
+            return np.matmul(lhs, rhs)
+        if lc == (0,) and rc == (0,):
+            return np.matmul(lhs.T, rhs)
+        if lc == (1,) and rc == (1,):
+            return np.matmul(lhs, rhs.T)
+        if lc == (0,) and rc == (1,):
+            return np.matmul(lhs.T, rhs.T)
     lfree = _free_dims(lhs.ndim, lc, lb)
     rfree = _free_dims(rhs.ndim, rc, rb)
     batch_shape = tuple(lhs.shape[d] for d in lb)
     lfree_shape = tuple(lhs.shape[d] for d in lfree)
     rfree_shape = tuple(rhs.shape[d] for d in rfree)
-    b = int(np.prod(batch_shape, dtype=np.int64))
-    m = int(np.prod(lfree_shape, dtype=np.int64))
-    n = int(np.prod(rfree_shape, dtype=np.int64))
-    k = int(np.prod([lhs.shape[d] for d in lc], dtype=np.int64))
+    b = math.prod(batch_shape)
+    m = math.prod(lfree_shape)
+    n = math.prod(rfree_shape)
+    k = math.prod(lhs.shape[d] for d in lc)
     a = lhs.transpose(list(lb) + lfree + list(lc)).reshape(b, m, k)
     c = rhs.transpose(list(rb) + list(rc) + rfree).reshape(b, k, n)
-    if b == 1:
-        out = np.matmul(a[0], c[0])
-    else:
-        out = np.matmul(a, c)
+    out = np.matmul(a[0], c[0]) if b == 1 else np.matmul(a, c)
     return out.reshape(batch_shape + lfree_shape + rfree_shape)
 
 
