@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import functools
 import itertools
 from collections.abc import Sequence
@@ -131,6 +133,14 @@ def compile_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], donated: Sequence[bool] =
         raise TypeError("cannot compile a jaxpr whose constants are tracers")
     if jaxpr.eqns and cpu.kernels_enabled():
         steps = fusion.partition(jaxpr, dict(zip(jaxpr.constvars, consts)), cpu.settings.min_elements)
+        if any(s.kind == "kernel" for s in steps) and not _steps_are_ordered(jaxpr, steps):
+            warnings.warn(
+                "functorch_lite: the fusion pass produced an invalid kernel order for this function; running "
+                "it unfused (correct, slower). Please report this function.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            steps = []
         if any(s.kind == "kernel" for s in steps):
             plan = _generate(jaxpr, consts, donated, steps)
             if plan is not None:
@@ -243,6 +253,16 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<functorch_lite.jit>", "exec"), namespace)  # our own generated code only
     return CompiledPlan(source, namespace["run"], jaxpr, c_source)
+
+
+def _steps_are_ordered(jaxpr: Jaxpr, steps: list) -> bool:
+    """Every step reads only values defined before it (inputs, constants, earlier steps' outputs)."""
+    defined = set(jaxpr.invars) | set(jaxpr.constvars)
+    for step in steps:
+        if any(type(v) is Var and v not in defined for v in _step_inputs(step)):
+            return False
+        defined.update(step.eqn.outvars if step.kind == "eqn" else step.outputs)
+    return all(type(v) is not Var or v in defined for v in jaxpr.outvars)
 
 
 def _step_inputs(step: Any) -> list:

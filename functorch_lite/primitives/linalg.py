@@ -113,6 +113,11 @@ def _dot_general_impl(
         raise ShapeDtypeError(
             f"dot_general requires operands of the same dtype, got {lhs.dtype.name} and {rhs.dtype.name}."
         )
+    # Broadcast views (stride 0, e.g. a cotangent of ones) would send np.matmul down its slow non-BLAS loop.
+    if 0 in lhs.strides:
+        lhs = np.ascontiguousarray(lhs)
+    if 0 in rhs.strides:
+        rhs = np.ascontiguousarray(rhs)
     if not lb and lhs.ndim == 2 and rhs.ndim == 2:  # plain matrix products: straight to BLAS
         if lc == (1,) and rc == (0,):
             return np.matmul(lhs, rhs)
