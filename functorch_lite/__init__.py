@@ -11,7 +11,7 @@ Example:
     >>> fl.grad(lambda x: fnp.tanh(x) ** 2)(0.5)
 """
 
-from . import debug, lax, numpy, random, tree, tree_util
+from . import debug, lax, numpy, tree, tree_util
 from .core import errors
 from .core.array import Array
 from .core.config import config
@@ -62,3 +62,12 @@ __all__ = [
     "tree",
     "tree_util",
 ]
+
+
+def __getattr__(name: str):
+    # fl.random loads on first use (it is the largest optional module; import time matters).
+    if name == "random":
+        import importlib
+
+        return importlib.import_module(".random", __name__)
+    raise AttributeError(f"module 'functorch_lite' has no attribute {name!r}")

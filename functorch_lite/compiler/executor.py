@@ -17,10 +17,9 @@ Example:
 
 from __future__ import annotations
 
-import warnings
-
 import functools
 import itertools
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,10 +28,7 @@ import numpy as np
 from ..core.array import Array
 from ..core.jaxpr import Eqn, Jaxpr, Literal, Var
 from ..core.trace import Tracer
-from . import cpu, cuda, fusion, pool
-
-# Primitives whose params hold a jaxpr evaluated as a plain call: inlined before code generation.
-INLINE_CALLS: dict[str, str] = {}  # primitive name -> name of the param holding the ClosedJaxpr
+from . import INLINE_CALLS, cpu, cuda, fusion, pool
 
 
 def _is_ufunc(impl: Any) -> bool:

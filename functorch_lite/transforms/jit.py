@@ -27,12 +27,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from functools import update_wrapper
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import tree_util
-from ..compiler.executor import INLINE_CALLS, CompiledPlan, compile_jaxpr
+from ..compiler import INLINE_CALLS
 from ..core.array import Array
 from ..core.config import config
 from ..core.jaxpr import ClosedJaxpr, Var
@@ -48,6 +48,9 @@ from ..core.trace import Primitive, ShapedArray, Tracer, _context
 from .ad import LinearTangentTrace, Zero, instantiate, is_undefined, tangent_aval
 from .batching import move_axis
 from .jaxpr_transforms import batch_jaxpr, cached, closed_from, jvp_jaxpr, linearize_jaxpr, transpose_jaxpr
+
+if TYPE_CHECKING:
+    from ..compiler.executor import CompiledPlan
 
 logger = logging.getLogger("functorch_lite")
 
@@ -68,6 +71,8 @@ def plan_for(closed: ClosedJaxpr, donated: tuple[bool, ...] = ()) -> CompiledPla
     """The compiled plan of a closed jaxpr (optimised once, cached on the jaxpr)."""
 
     def build() -> CompiledPlan:
+        from ..compiler.executor import compile_jaxpr  # the compiler loads on the first compile
+
         jaxpr, consts = optimize(closed.jaxpr, closed.consts)
         return compile_jaxpr(jaxpr, consts, donated)
 
