@@ -220,8 +220,6 @@ def _round_half_away(v):
     return math.copysign(float(magnitude), v)
 
 
-
-
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @SETTINGS
 @given(data=st.data())
@@ -531,8 +529,6 @@ def test_convert_element_type(src, dst, data):
     out = run_all_ways(lambda v: lax.convert_element_type(v, dst), A(x), primitive=None)
     assert_same(out, _convert_reference(x, dst))
     assert not out.weak_type
-
-
 
 
 @pytest.mark.parametrize(

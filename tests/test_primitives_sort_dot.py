@@ -246,9 +246,7 @@ def test_dot_general_bind_weak_type_and_jaxpr() -> None:
         a, b, dimension_numbers=dn, precision=None, preferred_element_type=None
     )
     text = str(make_jaxpr(f)(Array(np.ones((2, 3), np.float32)), Array(np.ones(3, np.float32))))
-    assert (
-        "c:f32[2] = dot_general[dimension_numbers=(([1], [0]), ([], []))] a b"
-    ) in " ".join(text.split())
+    assert ("c:f32[2] = dot_general[dimension_numbers=(([1], [0]), ([], []))] a b") in " ".join(text.split())
 
 
 def test_dot_general_errors() -> None:

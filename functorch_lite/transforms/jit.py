@@ -248,6 +248,8 @@ _NO_STATIC = ((), ())
 def _positional_tree(n: int) -> Any:
     """The treedef of ``(args, kwargs)`` for ``n`` positional array leaves and no keyword arguments."""
     return tree_util.tree_structure(((0,) * n, {}))
+
+
 _new_array = Array.__new__
 
 
