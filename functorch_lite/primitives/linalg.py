@@ -138,7 +138,10 @@ def _dot_general_impl(
     k = math.prod(lhs.shape[d] for d in lc)
     a = lhs.transpose(list(lb) + lfree + list(lc)).reshape(b, m, k)
     c = rhs.transpose(list(rb) + list(rc) + rfree).reshape(b, k, n)
-    out = np.matmul(a[0], c[0]) if b == 1 else np.matmul(a, c)
+    if k == 1:  # outer products (e.g. per-example weight gradients): a broadcast multiply beats b tiny GEMMs
+        out = np.multiply(a, c)
+    else:
+        out = np.matmul(a[0], c[0]) if b == 1 else np.matmul(a, c)
     return out.reshape(batch_shape + lfree_shape + rfree_shape)
 
 
