@@ -48,8 +48,9 @@ def test_jitted_sgd_step_matches_eager():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: fusion.partition orders a kernel before a step producing one of its inputs for this "
-    "graph; compile_jaxpr detects it, warns and runs the function unfused (correct but slower)",
+    reason="BUG: fusion.partition gives a kernel (the scalar loss) an input that another kernel computes "
+    "internally without storing it (a reduce_sum's f32[128] result); compile_jaxpr detects the undefined "
+    "input, warns and runs the function unfused (correct but slower)",
 )
 def test_jitted_sgd_step_fuses_without_falling_back():
     params, x, y = _mlp_step_inputs()

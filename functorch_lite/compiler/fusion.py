@@ -336,7 +336,33 @@ def partition(
             steps.append(kernels[i])
         elif i not in members:
             steps.append(Step("eqn", eqn=eqn))
-    return _prune(steps, jaxpr)
+    return _prune(_in_dependency_order(steps, jaxpr), jaxpr)
+
+
+def _in_dependency_order(steps: list[Step], jaxpr: Jaxpr) -> list[Step]:
+    """Reorder steps (stably) so each runs after the steps producing its inputs: a kernel sits at its group's
+    root, which can precede a library call feeding another member. Effectful steps keep their order."""
+    from ..core.jaxpr import effectful_primitives
+
+    defined = set(jaxpr.invars) | set(jaxpr.constvars)
+    pending, ordered = list(steps), []
+    while pending:
+        deferred: list[Step] = []
+        effect_blocked = False
+        for s in pending:
+            ins = s.eqn.invars if s.kind == "eqn" else s.inputs
+            effectful = s.kind == "eqn" and s.eqn.primitive.name in effectful_primitives
+            ready = all(type(v) is not Var or v in defined for v in ins) and not (effectful and effect_blocked)
+            if ready:
+                ordered.append(s)
+                defined.update(s.eqn.outvars if s.kind == "eqn" else s.outputs)
+            else:
+                deferred.append(s)
+                effect_blocked = effect_blocked or effectful
+        if len(deferred) == len(pending):  # no progress: leave the rest as they were (the caller checks)
+            return ordered + deferred
+        pending = deferred
+    return ordered
 
 
 def _prune(steps: list[Step], jaxpr: Jaxpr) -> list[Step]:
