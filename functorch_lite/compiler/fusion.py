@@ -352,7 +352,9 @@ def _in_dependency_order(steps: list[Step], jaxpr: Jaxpr) -> list[Step]:
         for s in pending:
             ins = s.eqn.invars if s.kind == "eqn" else s.inputs
             effectful = s.kind == "eqn" and s.eqn.primitive.name in effectful_primitives
-            ready = all(type(v) is not Var or v in defined for v in ins) and not (effectful and effect_blocked)
+            ready = all(type(v) is not Var or v in defined for v in ins) and not (
+                effectful and effect_blocked
+            )
             if ready:
                 ordered.append(s)
                 defined.update(s.eqn.outvars if s.kind == "eqn" else s.outputs)

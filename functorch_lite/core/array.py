@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConcretizationTypeError
-
 
 class Array(metaclass=abc.ABCMeta):  # noqa: B024  (ABC only so tracers register as Arrays)
     """An immutable n-dimensional array. Build one with ``fnp.asarray``/``fnp.array``.
@@ -198,14 +196,13 @@ class Array(metaclass=abc.ABCMeta):  # noqa: B024  (ABC only so tracers register
         return format(str(self), spec)
 
 
-def concrete_value(x: Any, context: str) -> Any:
-    """The backend value behind ``x`` (Array or concrete tracer); raises with ``context`` otherwise."""
-    if type(x) is Array:
-        return x._value
-    concrete = x.to_concrete() if hasattr(x, "to_concrete") else None
-    if concrete is None:
-        raise ConcretizationTypeError(
-            f"{context} needs a concrete value, but got an abstract traced value of type "
-            f"{x.aval.str_short()}. Mark the argument static (jit(f, static_argnums=...))."
-        )
-    return concrete._value
+def wrap_arrays(values: Any, weak: Any) -> list:
+    """Arrays around backend values, with the given weak-type flags (no copies, no checks: hot paths)."""
+    new = Array.__new__
+    out = []
+    for value, w in zip(values, weak):
+        a = new(Array)
+        a._value = value
+        a._weak = w
+        out.append(a)
+    return out

@@ -22,7 +22,6 @@ import numpy as np
 
 from . import pretty as pp
 from .array import Array
-from .errors import ShapeDtypeError
 from .trace import Primitive, ShapedArray
 
 # Primitives with side effects (e.g. debug printing) are never removed by DCE or merged by CSE.
@@ -235,17 +234,6 @@ def typecheck_jaxpr(jaxpr: Jaxpr) -> list[ShapedArray]:
     for v in jaxpr.outvars:
         check_atom(v, "the outputs")
     return [v.aval for v in jaxpr.outvars]
-
-
-def check_same_dtypes(name: str, *avals: ShapedArray) -> None:
-    """Raise a ShapeDtypeError naming ``name`` unless all avals share one dtype."""
-    dtypes_seen = {a.dtype for a in avals}
-    if len(dtypes_seen) > 1:
-        types = ", ".join(a.str_short() for a in avals)
-        raise ShapeDtypeError(
-            f"{name} requires arguments to have the same dtypes, got {types}. "
-            f"Convert one with x.astype(...) or use the functorch_lite.numpy function, which promotes."
-        )
 
 
 # ---------------------------------------------------------------------------------------------------

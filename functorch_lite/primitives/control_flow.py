@@ -41,7 +41,7 @@ import numpy as np
 
 from .. import tree_util
 from ..core import dtypes
-from ..core.array import Array
+from ..core.array import Array, wrap_arrays
 from ..core.jaxpr import ClosedJaxpr, Jaxpr, Var, eval_jaxpr, param_printers
 from ..core.passes import dce_jaxpr
 from ..core.source_info import describe_function
@@ -227,17 +227,6 @@ def _zero_tangents(avals: Sequence[ShapedArray]) -> list:
     return [Zero(tangent_aval(a)) for a in avals]
 
 
-def _wrap(values: Sequence[Any], weak: Sequence[bool]) -> list:
-    new = Array.__new__
-    out = []
-    for v, w in zip(values, weak):
-        a = new(Array)
-        a._value = v
-        a._weak = w
-        out.append(a)
-    return out
-
-
 # ---------------------------------------------------------------------------------------------------
 # cond / switch
 # ---------------------------------------------------------------------------------------------------
@@ -269,7 +258,7 @@ def _cond_eager(index: Any, *args: Any, branches: tuple) -> list:
     weak = cached(
         branches[0], ("cond_weak", branches), lambda: [a.weak_type for a in _cond_out_avals(branches)]
     )
-    return _wrap(outs, weak)
+    return wrap_arrays(outs, weak)
 
 
 cond_p.eager = _cond_eager
@@ -573,7 +562,7 @@ def _while_eager(*args: Any, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts)
     while cond_run(*cc, *carry)[0]:
         carry = body_run(*bc, *carry)
         body_run = steady
-    return _wrap(carry, [a._weak for a in args[cond_nconsts + body_nconsts :]])
+    return wrap_arrays(carry, [a._weak for a in args[cond_nconsts + body_nconsts :]])
 
 
 while_p.eager = _while_eager
@@ -825,7 +814,7 @@ def _scan_eager(*args: Any, jaxpr, length, reverse, num_consts, num_carry, linea
             for buffer, y in zip(ys, outs[nk:]):
                 buffer[i] = y
     weak = [a._weak for a in args[nc : nc + nk]] + [a.weak_type for a in y_avals]
-    return _wrap(list(carry) + ys, weak)
+    return wrap_arrays(list(carry) + ys, weak)
 
 
 scan_p.eager = _scan_eager

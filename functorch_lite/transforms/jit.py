@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import tree_util
 from ..compiler import INLINE_CALLS
-from ..core.array import Array
+from ..core.array import Array, wrap_arrays
 from ..core.config import config
 from ..core.jaxpr import ClosedJaxpr, Var
 from ..core.passes import optimize
@@ -80,14 +80,7 @@ def plan_for(closed: ClosedJaxpr, donated: tuple[bool, ...] = ()) -> CompiledPla
 
 
 def _wrap_outputs(values: Sequence[Any], avals: Sequence[ShapedArray]) -> list:
-    new = Array.__new__
-    out = []
-    for value, aval in zip(values, avals):
-        a = new(Array)
-        a._value = value
-        a._weak = aval.weak_type
-        out.append(a)
-    return out
+    return wrap_arrays(values, [a.weak_type for a in avals])
 
 
 def _pjit_eager(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list:
