@@ -5,6 +5,7 @@ threshold, and jit results staying correct under fusion for functions mixing mat
 from __future__ import annotations
 
 import gc
+import warnings
 
 import numpy as np
 import pytest
@@ -79,14 +80,28 @@ def test_broadcasts_are_index_maps():
 
 
 def test_reduction_with_consumers_after_it():
-    ((kind, k),) = steps_of(lambda x: fnp.sqrt(fnp.sum(x * x, axis=0)) * 2.0, X)
-    assert kind == "kernel" and k.inner == (0,)
+    ((kind, k),) = steps_of(lambda x: fnp.sqrt(fnp.sum(x * x, axis=1)) * 2.0, X)
+    assert kind == "kernel" and k.inner == (1,)
     assert [op.op for op in k.ops if op.op not in ("load", "const")] == ["mul", "reduce_sum", "sqrt", "mul"]
 
 
+def test_column_reduction_is_a_library_call():
+    names = [k if kind == "eqn" else "kernel" for kind, k in steps_of(lambda x: fnp.sum(x * x, axis=0), X)]
+    assert names == ["mul", "reduce_sum"] or names == ["kernel", "reduce_sum"]
+
+
+def test_broadcast_constants_become_literals():
+    def f(x):  # the JVP of max leaves broadcast constants behind after constant folding
+        return fl.grad(lambda x: fnp.sum(fnp.maximum(x, 0.0) * x))(x)
+
+    ((kind, k),) = [s for s in steps_of(f, X) if s[0] == "kernel"]
+    assert all(p.ndim == 2 for p in k.params)  # x and the output: no broadcast constant arrays
+    assert len(k.params) == 2
+
+
 def test_broadcast_back_over_a_leading_axis_ends_the_kernel():
-    kinds = [kind for kind, _ in steps_of(lambda x: x / fnp.sum(x, axis=0, keepdims=True), X)]
-    assert kinds == ["kernel", "eqn", "kernel"] or kinds == ["kernel", "kernel"]
+    steps = steps_of(lambda x: x / fnp.sum(x, axis=0, keepdims=True), X)
+    assert [kind for kind, _ in steps][-1] == "kernel" and ("eqn", "reduce_sum") in steps
 
 
 def test_matmul_stays_a_library_call():
@@ -203,3 +218,25 @@ def test_grad_of_jit_with_kernels():
     with fl.disable_jit():
         g_eager = fl.grad(loss)(w, x)
     np.testing.assert_allclose(np.asarray(g_jit), np.asarray(g_eager), rtol=1e-4, atol=1e-5)
+
+
+@needs_cc
+def test_value_read_through_a_duplicated_index_map_is_stored():
+    """``s`` reaches two kernels through the same reshape: the kernel computing it must store it."""
+
+    def f(x):
+        e = fnp.exp(x - fnp.max(x, axis=-1, keepdims=True))
+        s = fnp.sum(e, axis=-1, keepdims=True)
+        return e / s * 3.0, fnp.sum(fnp.log(s) * x[:, :1])
+
+    x = fnp.asarray(np.random.default_rng(2).standard_normal((64, 32)).astype(np.float32))
+    kernels = [k for kind, k in steps_of(f, x) if kind == "kernel"]
+    n_stored = sum(p.is_output for k in kernels for p in k.params)
+    assert len(kernels) == 2 and n_stored == 3  # both results and s
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the unfused fallback warns
+        got = fl.jit(f)(x)
+    with fl.disable_jit():
+        want = f(x)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-5)

@@ -3,7 +3,6 @@
 import warnings
 
 import numpy as np
-import pytest
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
@@ -39,19 +38,13 @@ def test_jitted_sgd_step_matches_eager():
     params, x, y = _mlp_step_inputs()
     loss, new = _step(params, x, y)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # see the xfail below
+        warnings.simplefilter("error", RuntimeWarning)  # an unfused fallback warns
         jloss, jnew = fl.jit(_step)(params, x, y)
     np.testing.assert_allclose(np.asarray(jloss), np.asarray(loss), rtol=1e-5)
     for a, b in zip(jnew, new):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: fusion.partition gives a kernel (the scalar loss) an input that another kernel computes "
-    "internally without storing it (a reduce_sum's f32[128] result); compile_jaxpr detects the undefined "
-    "input, warns and runs the function unfused (correct but slower)",
-)
 def test_jitted_sgd_step_fuses_without_falling_back():
     params, x, y = _mlp_step_inputs()
     with warnings.catch_warnings():

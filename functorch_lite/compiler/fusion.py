@@ -10,6 +10,8 @@ Rules (DESIGN.md section 6):
 * a reduction whose result is broadcast back over its own input continues the kernel only when the
   reduced axes are the innermost ones: a *row kernel* (softmax, layernorm: several passes over each row
   inside one kernel); otherwise the kernel ends there;
+* a reduction over leading axes only (a column sum) stays a library call: numpy's reduce is vectorised
+  along the contiguous axis, a kernel would walk each column with a large stride;
 * everything else (``dot_general``, ``conv``, gathers, control flow, ...) stays a library call (numpy).
 
 Groups are grown backwards from a root (the last equation not yet placed): a producer joins when every
@@ -37,6 +39,7 @@ from .kernel_ir import REDUCTIONS, Kernel, Op, Param
 MAX_RANK = 8
 MAX_PARAMS = 32
 MAX_OPS = 200
+MAX_EXPORTS = 8  # values a kernel stores besides its root and the jaxpr's outputs
 
 _INDEX_MAPS = ("broadcast_in_dim", "reshape", "squeeze", "transpose")
 # Params an elementwise primitive may carry into a kernel (anything else keeps it a library call).
@@ -87,7 +90,12 @@ def classify(eqn: Eqn, cpu: bool = True) -> str | None:
                 return None
         return "map"
     if name in REDUCTIONS:
-        return "red" if render.lowerable(name, [a.dtype for a in in_avals], out.dtype, cpu) else None
+        if not render.lowerable(name, [a.dtype for a in in_avals], out.dtype, cpu):
+            return None
+        # A kernel reduces along rows. Over leading axes only (a column sum), numpy's reduce, vectorised along
+        # the contiguous axis, beats a kernel walking each column with a large stride.
+        nonunit = _nonunit(in_avals[0].shape)
+        return "red" if not nonunit or nonunit[-1] in eqn.params["axes"] else None
     if name == "iota":
         return "ew"
     if set(eqn.params) - _ALLOWED_PARAMS.get(name, set()):
@@ -128,6 +136,7 @@ class Group:
     inner: tuple[int, ...] = ()
     members: set[int] = field(default_factory=set)
     duplicated: set[int] = field(default_factory=set)  # index maps also computed outside
+    exported: set[Var] = field(default_factory=set)  # values also read outside (stored)
     emb: dict[Var, tuple] = field(default_factory=dict)  # embedding of each value computed here
     uses: dict[Var, set] = field(default_factory=dict)  # embeddings the members read each var with
     in_emb: dict[int, list] = field(default_factory=dict)  # per member: the embedding of each input
@@ -224,12 +233,22 @@ class _Partitioner:
         if len(uses) != 1:
             return False
         (e_v,) = uses
-        duplicate = bool(self.consumers.get(v, set()) - g.members)
-        if duplicate and kind != "map":
+        readers = self._readers_outside(g, v)
+        if kind == "red" and self.consumers.get(v, set()) - g.members:
+            return False  # the kernel ends at a reduction read elsewhere
+        duplicate = kind == "map" and bool(readers)
+        # Any other value read outside the kernel is stored by it: safe when every outside reader comes after
+        # the group's root (plan steps then still run in root order, no cycle through the group).
+        export = kind != "map" and bool(readers)
+        if export and (min(readers) < g.root or len(g.exported) >= MAX_EXPORTS):
             return False
         if kind == "red":
-            return self._absorb_reduction(g, j, e_v)
-        if not duplicate and v in self.outputs and not self._injective(g, e_v):
+            if not self._absorb_reduction(g, j, e_v):
+                return False
+            if export:
+                g.exported.add(v)
+            return True
+        if (v in self.outputs or export) and not self._injective(g, e_v):
             return False
         in_embs = [_input_embedding(e, kind, e_v, x) for x in e.invars]
         for x, ex in zip(e.invars, in_embs):
@@ -238,7 +257,20 @@ class _Partitioner:
         g.add(j, e, e_v, in_embs)
         if duplicate:
             g.duplicated.add(j)
+        if export:
+            g.exported.add(v)
         return True
+
+    def _readers_outside(self, g: Group, v: Var) -> set[int]:
+        """Equations outside ``g`` that read ``v``: directly, or through index maps ``g`` duplicates (those run
+        outside too)."""
+        readers: set[int] = set()
+        for c in self.consumers.get(v, ()):
+            if c not in g.members:
+                readers.add(c)
+            elif c in g.duplicated:
+                readers |= self._readers_outside(g, self.eqns[c].outvars[0])
+        return readers
 
     def _injective(self, g: Group, e_v: tuple) -> bool:
         """Whether storing a value with embedding ``e_v`` writes each element once (per outer point)."""
@@ -387,6 +419,14 @@ def _prune(steps: list[Step], jaxpr: Jaxpr) -> list[Step]:
     return kept
 
 
+def _uniform(value: Any) -> bool:
+    """Whether a constant is one value everywhere: 0-d, or broadcast (every stride 0, as constant folding
+    of a ``broadcast_in_dim`` leaves it). It then becomes a literal in the kernel."""
+    value = getattr(value, "_value", value)
+    strides = getattr(value, "strides", None)
+    return np.ndim(value) == 0 or (strides is not None and value.size > 0 and not any(strides))
+
+
 def _build(p: _Partitioner, g: Group, consts: dict[Var, Any], kname: str) -> Step | None:
     """The kernel IR of group ``g`` (None if it exceeds the kernel limits)."""
     rank = len(g.space)
@@ -408,10 +448,10 @@ def _build(p: _Partitioner, g: Group, consts: dict[Var, Any], kname: str) -> Ste
             return new("const", (), x.aval.dtype, np.asarray(x.val, dtype=x.aval.dtype)[()])
         if x in produced:
             return value[x]
-        if x in consts and np.ndim(consts[x]) == 0:
+        if x in consts and _uniform(consts[x]):
             c = consts[x]
             c = c._value if hasattr(c, "_value") else c
-            return new("const", (), x.aval.dtype, np.asarray(c, dtype=x.aval.dtype)[()])
+            return new("const", (), x.aval.dtype, np.asarray(c, dtype=x.aval.dtype).flat[0])
         key = (x, e)
         if key not in loaded:
             params.append(Param(f"in{len(params)}", np.dtype(x.aval.dtype), len(x.aval.shape), e))
@@ -444,12 +484,14 @@ def _build(p: _Partitioner, g: Group, consts: dict[Var, Any], kname: str) -> Ste
         elif name == "round":
             attr = e.params.get("rounding_method", 0)
         value[v] = new(name, args, v.aval.dtype, attr)
-    # outputs: the root, and members' values that the jaxpr returns
+    # outputs: the root, and members' values that the jaxpr returns or that are read outside
     root_out = p.eqns[g.root].outvars[0]
     outs = [root_out] + [
         p.eqns[i].outvars[0]
         for i in order
-        if i != g.root and i not in g.duplicated and p.eqns[i].outvars[0] in p.outputs
+        if i != g.root
+        and i not in g.duplicated
+        and (p.eqns[i].outvars[0] in p.outputs or p.eqns[i].outvars[0] in g.exported)
     ]
     stores = []
     for v in outs:
