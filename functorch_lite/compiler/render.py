@@ -167,7 +167,7 @@ def _helper_source(name: str, d: Dialect) -> str:
     if what in ("max", "min"):  # NaN-propagating, as numpy.maximum / minimum
         t = parts[2]
         cmp = ">=" if what == "max" else "<="
-        return f"{q} {t} {name}({t} a, {t} b) {{ return (a {cmp} b || a != a) ? a : b; }}\n"
+        return f"{q} {t} {name}({t} a, {t} b) {{ return ((a {cmp} b) | (a != a)) ? a : b; }}\n"
     if what == "div":  # integer division, as the numpy impl of lax.div (truncating; x/0 and MIN/-1 defined)
         t = parts[2]
         if t[0] == "u":
@@ -834,13 +834,28 @@ class CRenderer:
             if k.inner:
                 lines.extend(self._loops(k.outer, self._outer_body(k, b, None), bounds=True))
             else:  # elementwise: the innermost loop in a unit-stride and a strided version
-                contig = self._contiguous(k, last, outputs=True)
                 fast = self._loops(k.outer, self._outer_body(k, b, last), bounds=True, ivdep=k.aliased)
                 slow = self._loops(k.outer, self._outer_body(k, b, None), bounds=True)
-                lines += [f"if ({contig}) {{", *_ind(fast), "} else {", *_ind(slow), "}"]
-        lines.append("return 0;")
-        head = f"static int {k.name}_body(const fl_args* const A, const i64 lo, const i64 hi, const int tid) {{\n"
-        return head + _indent(lines, 1) + "}\n" + self._entry(k, b)
+                contig = self._contiguous(k, last, outputs=True)
+                return (
+                    self._body_function(f"{k.name}_strided", [*lines, *slow], vectorise=False)
+                    + self._body_function(
+                        f"{k.name}_body",
+                        [*lines, f"if (!({contig})) return {k.name}_strided(A, lo, hi, tid);", *fast],
+                    )
+                    + self._entry(k, b)
+                )
+        return self._body_function(f"{k.name}_body", lines) + self._entry(k, b)
+
+    @staticmethod
+    def _body_function(name: str, lines: list[str], vectorise: bool = True) -> str:
+        """``static int name(A, lo, hi, tid)``. The strided version of an elementwise loop is not vectorised:
+        gathers seldom pay, and vectorising both versions doubles the compile time."""
+        attr = "" if vectorise else '__attribute__((noinline, optimize("no-tree-vectorize"))) '
+        head = (
+            f"static {attr}int {name}(const fl_args* const A, const i64 lo, const i64 hi, const int tid) {{\n"
+        )
+        return head + _indent([*lines, "return 0;"], 1) + "}\n"
 
     @staticmethod
     def _contiguous(k: Kernel, axis: int, outputs: bool) -> str:
