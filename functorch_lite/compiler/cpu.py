@@ -44,9 +44,7 @@ import os
 import shlex
 import shutil
 import stat
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -202,6 +200,8 @@ def cache_dir() -> str:
     if _private_dir(path):
         result = path
     else:
+        import tempfile
+
         result = tempfile.mkdtemp(prefix="functorch_lite-kernels-")
         warn_once(
             "dir:" + path,
@@ -286,6 +286,8 @@ def toolchain(cc: str) -> dict:
 
 
 def _run(cmd: list[str]) -> str:
+    import subprocess  # here, not at the top: a process whose kernels are all cached never spawns one
+
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -293,6 +295,8 @@ def _run(cmd: list[str]) -> str:
 
 
 def _atomic_write(path: str, data: bytes) -> None:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix="tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -490,6 +494,8 @@ _session: str | None = None
 def _session_dir() -> str:
     global _session
     if _session is None:
+        import tempfile
+
         _session = tempfile.mkdtemp(prefix="functorch_lite-kernels-")
     return _session
 
@@ -547,6 +553,9 @@ def _unlock(fd: int | None) -> None:
 
 
 def _compile(source: str, so: str, digest_path: str, directory: str, cc: str, fl: tuple[str, ...]) -> None:
+    import subprocess
+    import tempfile
+
     tag = f"tmp-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
     c_path = os.path.join(directory, tag + ".c")
     tmp_so = os.path.join(directory, tag + ".so")
