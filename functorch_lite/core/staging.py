@@ -100,7 +100,7 @@ class StagingTrace(Trace):
 
     def emit(self, prim: Any, args: tuple, params: dict, line: str | None = None) -> Any:
         """Record ``prim`` applied to ``args`` as an equation and return its output tracer(s)."""
-        tracers = [self.lift(a) for a in args]
+        tracers = [a if type(a) is StagingTracer and a._trace is self else self.lift(a) for a in args]
         out = prim.abstract_eval(*[t.aval for t in tracers], **params)
         if prim.multiple_results:
             outs = [StagingTracer(self, a, Var(a), line) for a in out]

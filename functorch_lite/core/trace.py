@@ -233,8 +233,10 @@ def bind_with_trace(trace: Trace | None, prim: Primitive, args: Any, params: dic
     """Bind ``prim`` with ``trace`` current (rules use this to emit into the parent trace)."""
     previous = _context.trace
     _context.trace = trace
-    try:
-        return prim.bind(*args, **params)
+    try:  # what ``prim.bind`` does with ``trace`` current, without repacking the arguments
+        if trace is None:
+            return prim.eager(*args, **params)
+        return trace.process(prim, args, params)
     finally:
         _context.trace = previous
 
@@ -445,17 +447,16 @@ class Tracer:
 
 def aval_of(x: Any) -> ShapedArray:
     """The ShapedArray of an Array, a tracer, a NumPy array or a Python scalar."""
+    if type(x) is Array:  # the common case first: transforms call this for every value they touch
+        value = x._value
+        return ShapedArray(value.shape, dtypes.canonicalize_dtype(value.dtype), x._weak)
     if isinstance(x, Tracer):
         return x.aval
     dtype, weak = dtypes.dtype_and_weak(x)
     return ShapedArray(np.shape(x), dtype, weak)
 
 
-def _register_tracer_as_array() -> None:
-    # isinstance(tracer, Array) is True, as for jax.Array, so user annotations hold under transforms.
-    from .array import Array
+from .array import Array  # noqa: E402  (core.array imports this module lazily, so no cycle)
 
-    Array.register(Tracer)
-
-
-_register_tracer_as_array()
+# isinstance(tracer, Array) is True, as for jax.Array, so user annotations hold under transforms.
+Array.register(Tracer)

@@ -21,6 +21,7 @@ from . import _sorting as srt
 from ._at import at as _at
 from ._convert import convert
 from ._indexing import getitem
+from ._linalg import matmul
 
 
 def _reflected(op: Any) -> Any:
@@ -28,12 +29,6 @@ def _reflected(op: Any) -> Any:
         return op(other, self)
 
     return reflected
-
-
-def _matmul(x: Any, y: Any) -> Any:
-    from ._linalg import matmul
-
-    return matmul(x, y)
 
 
 def _reshape(self: Any, *shape: Any, order: str = "C") -> Any:
@@ -84,8 +79,8 @@ _OPERATORS = {
     "__rmod__": _reflected(m.remainder),
     "__pow__": m.power,
     "__rpow__": _reflected(m.power),
-    "__matmul__": _matmul,
-    "__rmatmul__": _reflected(_matmul),
+    "__matmul__": matmul,
+    "__rmatmul__": _reflected(matmul),
     "__and__": m.bitwise_and,
     "__rand__": _reflected(m.bitwise_and),
     "__or__": m.bitwise_or,

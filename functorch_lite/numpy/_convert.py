@@ -111,7 +111,8 @@ def convert(x: Any, dtype: np.dtype, weak_type: bool = False) -> Any:
 
 
 def _to_operand(x: Any) -> Any:
-    if isinstance(x, (Array, Tracer)) or type(x) in _SCALARS:
+    # Tracer first: a tracer is only a virtual subclass of Array, and that check goes through abc (slow).
+    if isinstance(x, (Tracer, Array)) or type(x) in _SCALARS:
         return x
     return asarray(x)
 
@@ -119,6 +120,8 @@ def _to_operand(x: Any) -> Any:
 def promote_dtypes(*args: Any) -> list:
     """Cast all arguments to their common jax.numpy dtype (weak scalars adopt the others' dtype)."""
     args = [_to_operand(a) for a in args]
+    if _same_canonical_dtype(args):
+        return args  # the common case: nothing to promote, and no dtype lattice walk
     dtype, weak = dtypes.result_type_and_weak(*[dtypes.dtype_and_weak(a) for a in args])
     out = []
     for a in args:
@@ -129,6 +132,22 @@ def promote_dtypes(*args: Any) -> list:
         else:
             out.append(a)
     return out
+
+
+def _same_canonical_dtype(args: list) -> bool:
+    """True when all operands are arrays of one canonical dtype, not all weakly typed: then that dtype is
+    the promotion result (all-weak operands may promote to the default type instead)."""
+    dtype = None
+    strong = False
+    for a in args:
+        if type(a) in _SCALARS:
+            return False
+        if dtype is None:
+            dtype = a.dtype
+        elif a.dtype != dtype:
+            return False
+        strong = strong or not a.weak_type
+    return strong and dtypes.canonicalize_dtype(dtype) == dtype
 
 
 def promote_shapes(*args: Any) -> list:

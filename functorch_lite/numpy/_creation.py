@@ -15,6 +15,8 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.array import Array
+from ..core.errors import ConcretizationTypeError
+from ..core.trace import Tracer
 from ..primitives import shape as sh
 from ._convert import array as _array
 from ._convert import asarray, convert
@@ -23,9 +25,6 @@ from ._shape import broadcast_to, ravel, reshape, stack
 
 
 def _shape_tuple(shape: int | Sequence[int]) -> tuple[int, ...]:
-    from ..core.errors import ConcretizationTypeError
-    from ..core.trace import Tracer
-
     if isinstance(shape, Tracer) or (
         isinstance(shape, (tuple, list)) and any(isinstance(d, Tracer) for d in shape)
     ):

@@ -34,28 +34,22 @@ def matmul(a: Any, b: Any, /) -> Any:
     a, b = promote_dtypes(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError("matmul: operands must be at least 1-D; use * for scalars.")
-    a_vec, b_vec = a.ndim == 1, b.ndim == 1
-    if a_vec:
-        a = reshape(a, (1, a.shape[0]))
-    if b_vec:
-        b = reshape(b, (b.shape[0], 1))
-    if a.shape[-1] != b.shape[-2]:
+    a_contract = a.ndim - 1
+    b_contract = 0 if b.ndim == 1 else b.ndim - 2
+    if a.shape[a_contract] != b.shape[b_contract]:
         raise ShapeError(
-            f"matmul: contracting dimensions differ: {a.shape} @ {b.shape} ({a.shape[-1]} != {b.shape[-2]})."
+            f"matmul: contracting dimensions differ: {a.shape} @ {b.shape} "
+            f"({a.shape[a_contract]} != {b.shape[b_contract]})."
         )
-    if b.ndim == 2:
-        out = _dot_general(a, b, ((a.ndim - 1,), (0,)))
-    else:
-        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        a = broadcast_to(a, batch + tuple(a.shape[-2:]))
-        b = broadcast_to(b, batch + tuple(b.shape[-2:]))
-        dims = tuple(range(len(batch)))
-        out = _dot_general(a, b, ((a.ndim - 1,), (b.ndim - 2,)), (dims, dims))
-    if a_vec:
-        out = reshape(out, out.shape[:-2] + out.shape[-1:])
-    if b_vec:
-        out = reshape(out, out.shape[:-1])
-    return out
+    if a.ndim == 1 or b.ndim <= 2:
+        # One contraction gives matmul's output order here (a's free dims, then b's). A vector is contracted
+        # directly, as in JAX: reshaping it to a matrix and back costs two more ops under every transform.
+        return _dot_general(a, b, ((a_contract,), (b_contract,)))
+    batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = broadcast_to(a, batch + tuple(a.shape[-2:]))
+    b = broadcast_to(b, batch + tuple(b.shape[-2:]))
+    dims = tuple(range(len(batch)))
+    return _dot_general(a, b, ((a.ndim - 1,), (b.ndim - 2,)), (dims, dims))
 
 
 def dot(a: Any, b: Any) -> Any:

@@ -371,11 +371,11 @@ def _const(like: Any, value: float) -> Array:
 
 def _unbroadcast(aval: ShapedArray, ct: Any) -> Any:
     """Sum a cotangent over the dims that a binary op broadcast (rank-0 operands and size-1 dims)."""
+    if tuple(ct.shape) == tuple(aval.shape):
+        return ct
     from .reductions import reduce_sum_p
     from .shape import reshape_p
 
-    if tuple(ct.shape) == tuple(aval.shape):
-        return ct
     if aval.shape == ():
         return reduce_sum_p.bind(ct, axes=tuple(range(ct.ndim)))
     dims = tuple(i for i, (a, c) in enumerate(zip(aval.shape, ct.shape)) if a == 1 and c != 1)
@@ -451,7 +451,8 @@ def _integer_pow_derivative(x: Any, y: Any, *, y_exponent: int) -> Any:
         return _const(x, 0.0)
     if y_exponent == 1:
         return _const(x, 1.0)
-    return _mul(_const(x, float(y_exponent)), integer_pow_p.bind(x, y=y_exponent - 1))
+    power = x if y_exponent == 2 else integer_pow_p.bind(x, y=y_exponent - 1)  # x ** 1 is x: no op
+    return _mul(_const(x, float(y_exponent)), power)
 
 
 def _integer_pow_jvp(primals: list, tangents: list, *, y: int) -> tuple[Any, Any]:
@@ -489,15 +490,39 @@ deflinear(sub_p, lambda ct, x, y: [_unbroadcast(x.aval, ct) if is_undefined(x) e
                                    _unbroadcast(y.aval, _neg(ct)) if is_undefined(y) else None])  # fmt: skip
 
 
+def _additive_jvp(prim: Primitive, tangent_of_y: Callable) -> None:
+    """add/sub: with one zero tangent, the other one (broadcast to the output) is the result, as in JAX.
+    deflinear's JVP (replaced here) would materialise the zero and stage one more op and its transpose."""
+
+    def jvp(primals: list, tangents: list) -> tuple[Any, Any]:
+        (x, y), (tx, ty) = primals, tangents
+        out = prim.bind(x, y)
+        if type(tx) is not Zero and type(ty) is not Zero:
+            return out, prim.bind(tx, ty)
+        if type(tx) is not Zero:
+            return out, _broadcast_to_out(tx, out)
+        if type(ty) is not Zero:
+            return out, _broadcast_to_out(tangent_of_y(ty), out)
+        return out, Zero(tangent_aval(aval_of(out)))
+
+    prim.jvp = jvp
+
+
+_additive_jvp(add_p, lambda t: t)
+_additive_jvp(sub_p, _neg)
+
+
 def _mul_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
     (x, y), (tx, ty) = primals, tangents
     out = _mul(x, y)
-    total: Any = Zero(tangent_aval(aval_of(out)))
+    if type(tx) is Zero and type(ty) is Zero:
+        return out, Zero(tangent_aval(aval_of(out)))  # (the output's type is built only when needed)
+    parts = []
     if type(tx) is not Zero:
-        total = _broadcast_to_out(_mul(tx, y), out)
+        parts.append(_broadcast_to_out(_mul(tx, y), out))
     if type(ty) is not Zero:
-        total = add_tangents(total, _broadcast_to_out(_mul(x, ty), out))
-    return out, total
+        parts.append(_broadcast_to_out(_mul(x, ty), out))
+    return out, parts[0] if len(parts) == 1 else add_tangents(*parts)
 
 
 def _broadcast_to_out(t: Any, out: Any) -> Any:

@@ -27,11 +27,14 @@ DotDimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]], tuple[Sequence[
 
 
 def _free_dims(ndim: int, contract: Sequence[int], batch: Sequence[int]) -> list[int]:
-    used = set(contract) | set(batch)
+    used = {*contract, *batch}
     return [d for d in range(ndim) if d not in used]
 
 
 def _check_side(side: str, aval: ShapedArray, contract: Sequence[int], batch: Sequence[int]) -> None:
+    used = {*contract, *batch}
+    if len(used) == len(contract) + len(batch) and (not used or (min(used) >= 0 and max(used) < aval.ndim)):
+        return  # the common case, checked cheaply: distinct dims in range
     for what, dims in (("contracting", contract), ("batch", batch)):
         if any(not 0 <= d < aval.ndim for d in dims) or len(set(dims)) != len(dims):
             raise ShapeError(
@@ -45,21 +48,8 @@ def _check_side(side: str, aval: ShapedArray, contract: Sequence[int], batch: Se
         )
 
 
-def _kind_class(dtype: np.dtype) -> str:
-    return {"b": "integer", "i": "integer", "u": "integer", "f": "floating", "c": "complex"}[dtype.kind]
-
-
-def _dot_general_abstract_eval(
-    lhs: ShapedArray,
-    rhs: ShapedArray,
-    *,
-    dimension_numbers: DotDimensionNumbers,
-    precision: Any = None,
-    preferred_element_type: Any = None,
-) -> ShapedArray:
+def _check_sizes(lhs: ShapedArray, rhs: ShapedArray, dimension_numbers: DotDimensionNumbers) -> None:
     (lc, rc), (lb, rb) = dimension_numbers
-    _check_side("lhs", lhs, lc, lb)
-    _check_side("rhs", rhs, rc, rb)
     for what, ld, rd in (("contracting", lc, rc), ("batch", lb, rb)):
         if len(ld) != len(rd):
             raise ShapeError(
@@ -74,15 +64,33 @@ def _dot_general_abstract_eval(
                 f"{tuple(ld)} have sizes {lsizes} and rhs {rhs.str_short()} dims {tuple(rd)} have sizes "
                 f"{rsizes}. Transpose an operand or fix dimension_numbers."
             )
+
+
+_KIND_CLASSES = {"b": "integer", "i": "integer", "u": "integer", "f": "floating", "c": "complex"}
+
+
+def _dot_general_abstract_eval(
+    lhs: ShapedArray,
+    rhs: ShapedArray,
+    *,
+    dimension_numbers: DotDimensionNumbers,
+    precision: Any = None,
+    preferred_element_type: Any = None,
+) -> ShapedArray:
+    (lc, rc), (lb, rb) = dimension_numbers
+    _check_side("lhs", lhs, lc, lb)
+    _check_side("rhs", rhs, rc, rb)
+    lshape, rshape = lhs.shape, rhs.shape
+    if len(lc) != len(rc) or [lshape[d] for d in (*lc, *lb)] != [rshape[d] for d in (*rc, *rb)]:
+        _check_sizes(lhs, rhs, dimension_numbers)  # raises the precise error
     if preferred_element_type is None:
         dtype = same_dtype("dot_general", lhs, rhs)
         weak = lhs.weak_type and rhs.weak_type
     else:
         dtype = np.dtype(preferred_element_type)
+        kind = _KIND_CLASSES[dtype.kind]
         for aval in (lhs, rhs):
-            if _kind_class(aval.dtype) != _kind_class(dtype) and not (
-                aval.dtype.kind == "f" and dtype.kind == "c"
-            ):
+            if _KIND_CLASSES[aval.dtype.kind] != kind and not (aval.dtype.kind == "f" and dtype.kind == "c"):
                 raise ShapeDtypeError(
                     f"dot_general: preferred_element_type={dtype.name} and the operand dtype "
                     f"({aval.str_short()}) must both be integral or both be floating point. Convert the "
@@ -90,11 +98,11 @@ def _dot_general_abstract_eval(
                 )
         weak = False
     shape = (
-        tuple(lhs.shape[d] for d in lb)
-        + tuple(lhs.shape[d] for d in _free_dims(lhs.ndim, lc, lb))
-        + tuple(rhs.shape[d] for d in _free_dims(rhs.ndim, rc, rb))
+        [lshape[d] for d in lb]
+        + [lshape[d] for d in _free_dims(lhs.ndim, lc, lb)]
+        + [rshape[d] for d in _free_dims(rhs.ndim, rc, rb)]
     )
-    return ShapedArray(shape, dtype, weak)
+    return ShapedArray(tuple(shape), dtype, weak)
 
 
 def _dot_general_impl(
@@ -118,15 +126,11 @@ def _dot_general_impl(
         lhs = np.ascontiguousarray(lhs)
     if 0 in rhs.strides:
         rhs = np.ascontiguousarray(rhs)
-    if not lb and lhs.ndim == 2 and rhs.ndim == 2:  # plain matrix products: straight to BLAS
-        if lc == (1,) and rc == (0,):
-            return np.matmul(lhs, rhs)
-        if lc == (0,) and rc == (0,):
-            return np.matmul(lhs.T, rhs)
-        if lc == (1,) and rc == (1,):
-            return np.matmul(lhs, rhs.T)
-        if lc == (0,) and rc == (1,):
-            return np.matmul(lhs.T, rhs.T)
+    if not lb and lhs.ndim == 2 and rhs.ndim == 2 and len(lc) == 1:  # plain matrix products
+        a = lhs if lc[0] == 1 else lhs.T
+        c = rhs if rc[0] == 0 else rhs.T
+        # A contraction of size 1 is an outer product: one broadcast multiply beats a GEMM with k = 1.
+        return np.multiply(a, c) if a.shape[1] == 1 else np.matmul(a, c)
     lfree = _free_dims(lhs.ndim, lc, lb)
     rfree = _free_dims(rhs.ndim, rc, rb)
     batch_shape = tuple(lhs.shape[d] for d in lb)
@@ -186,18 +190,25 @@ from .shape import transpose_p  # noqa: E402
 def _dot_general_jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
     (x, y), (tx, ty) = primals, tangents
     out = dot_general_p.bind(x, y, **params)
-    total: Any = Zero(tangent_aval(aval_of(out)))
+    if type(tx) is Zero and type(ty) is Zero:
+        return out, Zero(tangent_aval(aval_of(out)))  # (the output's type is built only when needed)
+    parts = []
     if type(tx) is not Zero:
-        total = dot_general_p.bind(tx, y, **params)
+        parts.append(dot_general_p.bind(tx, y, **params))
     if type(ty) is not Zero:
-        total = add_tangents(total, dot_general_p.bind(x, ty, **params))
-    return out, total
+        parts.append(dot_general_p.bind(x, ty, **params))
+    return out, parts[0] if len(parts) == 1 else add_tangents(*parts)
+
+
+def _argsort(values: Sequence[int]) -> list[int]:
+    # Python's sort: these are a handful of distinct dims, where np.argsort's call overhead dominates.
+    return sorted(range(len(values)), key=values.__getitem__)
 
 
 def _restore_operand(result: Any, dims_held: Sequence[int], aval: ShapedArray) -> Any:
     """``result``'s axis ``k`` holds the operand's dim ``dims_held[k]``: permute it into the operand's order
     and cast it to the operand's dtype (they differ when ``preferred_element_type`` widened the product)."""
-    permutation = tuple(int(k) for k in np.argsort(dims_held))
+    permutation = tuple(_argsort(dims_held))
     if permutation != tuple(range(len(permutation))):
         result = transpose_p.bind(result, permutation=permutation)
     if result.dtype != aval.dtype:
@@ -236,13 +247,13 @@ def _dot_general_transpose(
         product = dot_general_p.bind(
             ct, y, dimension_numbers=((ct_y_kept, tuple(y_kept)), (ct_batch, tuple(yb))), **params
         )
-        by_y = [xc[j] for j in np.argsort(yc)]
+        by_y = [xc[j] for j in _argsort(yc)]
         return [_restore_operand(product, list(xb) + x_kept + by_y, x_aval), None]
     # dot(x, ct) over x's kept dims: dims (batch, x's contracting dims in x's order, y kept).
     product = dot_general_p.bind(
         x, ct, dimension_numbers=((tuple(x_kept), ct_x_kept), (tuple(xb), ct_batch)), **params
     )
-    by_x = [yc[j] for j in np.argsort(xc)]
+    by_x = [yc[j] for j in _argsort(xc)]
     return [None, _restore_operand(product, list(yb) + by_x + y_kept, y_aval)]
 
 
@@ -261,7 +272,7 @@ dot_general_p.transpose = _dot_general_transpose
 
 def _shift_past(dims: Sequence[int], bdim: int) -> tuple[int, ...]:
     """Dimension indices of an unbatched operand renumbered for the batched one (``bdim`` inserted)."""
-    return tuple(int(d) + (d >= bdim) for d in dims)
+    return tuple([int(d) + (d >= bdim) for d in dims])
 
 
 def _dot_general_batch(

@@ -29,10 +29,13 @@ from .common import check_axes, same_dtype
 def _broadcast_in_dim_impl(
     x: np.ndarray, shape: tuple[int, ...], broadcast_dimensions: tuple[int, ...], sharding: Any = None
 ) -> np.ndarray:
-    expanded = [1] * len(shape)
+    sizes = [1] * len(shape)
     for src, dst in enumerate(broadcast_dimensions):
-        expanded[dst] = x.shape[src]
-    return np.broadcast_to(np.reshape(x, expanded), shape)  # a read-only view, never a copy
+        sizes[dst] = x.shape[src]
+    expanded = np.reshape(x, sizes)
+    if expanded.shape == tuple(shape):
+        return expanded  # only size-1 dims were added: the reshape's view is it (np.broadcast_to is slower)
+    return np.broadcast_to(expanded, shape)  # a read-only view, never a copy
 
 
 def _broadcast_in_dim_aval(

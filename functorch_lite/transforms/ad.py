@@ -90,13 +90,21 @@ def add_tangents(a: Any, b: Any) -> Any:
 class JVPTracer(Tracer):
     """A primal value paired with its tangent (a value of the rule trace, or a symbolic Zero)."""
 
-    __slots__ = ("aval", "primal", "tangent")
+    __slots__ = ("_aval", "primal", "tangent")
 
     def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
-        self.aval = aval_of(primal)
+        self._aval = None
+
+    @property
+    def aval(self) -> ShapedArray:
+        # Computed on first use (the primal's type): JVP rules work on primal and tangent directly.
+        aval = self._aval
+        if aval is None:
+            aval = self._aval = aval_of(self.primal)
+        return aval
 
 
 class JVPTrace(Trace):
@@ -133,7 +141,9 @@ class JVPTrace(Trace):
             _context.trace = previous
         if prim.multiple_results:
             return [self._wrap(p, t) for p, t in zip(primal_out, tangent_out)]
-        return self._wrap(primal_out, tangent_out)
+        if type(tangent_out) is Zero:
+            return primal_out
+        return JVPTracer(self, primal_out, tangent_out)
 
     def _wrap(self, primal: Any, tangent: Any) -> Any:
         if type(tangent) is Zero:
@@ -166,15 +176,6 @@ class LinearTangentTrace(StagingTrace):
             if type(a) is StagingTracer and a._trace is self:
                 return self.emit(prim, args, params)
         return bind_with_trace(self.parent, prim, args, params)
-
-
-def _tangent_in(trace: LinearTangentTrace | None, primal: Any, tangent: Any = None) -> Any:
-    aval = tangent_aval(aval_of(primal))
-    if aval.dtype == float0:
-        return Zero(aval)
-    if trace is not None:
-        return trace.new_arg(aval)
-    return tangent
 
 
 def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[list, list]:
@@ -247,10 +248,11 @@ def linearize_flat(
     trace.transform = "grad/vjp"
     in_avals, in_mask, tracers = [], [], []
     for p in primals:
-        t = _tangent_in(tangent_trace, p)
-        in_avals.append(tangent_aval(aval_of(p)))
-        in_mask.append(type(t) is not Zero)
-        tracers.append(p if type(t) is Zero else JVPTracer(trace, p, t))
+        aval = tangent_aval(aval_of(p))
+        linear = aval.dtype != float0  # integer inputs have no tangent input (a float0 zero)
+        in_avals.append(aval)
+        in_mask.append(linear)
+        tracers.append(JVPTracer(trace, p, tangent_trace.new_arg(aval)) if linear else p)
     _context.trace = trace
     try:
         outs = fun(*tracers)
@@ -314,7 +316,7 @@ def backward_pass(
     values.update((v, a) for v, a in zip(jaxpr.invars, args) if not is_undefined(a))
     linear_eqns = []
     for eqn in jaxpr.eqns:
-        if any(type(v) is Var and v in linear for v in eqn.invars):
+        if any(v in linear for v in eqn.invars):
             linear.update(eqn.outvars)
             linear_eqns.append(eqn)
         else:
@@ -322,26 +324,27 @@ def backward_pass(
             outs = eqn.primitive.bind(*ins, **eqn.params)
             values.update(zip(eqn.outvars, outs if eqn.primitive.multiple_results else [outs]))
 
+    # Accumulated cotangents of linear variables. (Literals hash by identity, so they are never in
+    # ``linear``, and ``v in linear`` needs no type test.)
     cts: dict[Var, Any] = {}
 
     def write(v: Any, ct: Any) -> None:
-        if type(v) is Var and v in linear and ct is not None and type(ct) is not Zero:
+        if ct is not None and type(ct) is not Zero and v in linear:
             cts[v] = add_tangents(cts[v], ct) if v in cts else ct
 
     for v, ct in zip(jaxpr.outvars, cotangents):
         write(v, ct)
     for eqn in reversed(linear_eqns):
-        outs_ct = [cts.pop(v, None) for v in eqn.outvars]
-        if all(c is None for c in outs_ct):
-            continue
         if eqn.primitive.multiple_results:
+            outs_ct = [cts.pop(v, None) for v in eqn.outvars]
+            if all(c is None for c in outs_ct):
+                continue
             ct_arg = [c if c is not None else Zero(v.aval) for c, v in zip(outs_ct, eqn.outvars)]
         else:
-            ct_arg = outs_ct[0]
-        ins = [
-            UndefinedPrimal(v.aval) if type(v) is Var and v in linear else _read(values, v)
-            for v in eqn.invars
-        ]
+            ct_arg = cts.pop(eqn.outvars[0], None)
+            if ct_arg is None:
+                continue
+        ins = [UndefinedPrimal(v.aval) if v in linear else _read(values, v) for v in eqn.invars]
         cts_in = eqn.primitive.transpose(ct_arg, *ins, **eqn.params)
         for v, ct in zip(eqn.invars, cts_in):
             write(v, ct)
@@ -368,10 +371,13 @@ def defjvp(prim: Primitive, *partials: Callable | None) -> None:
 
     def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
         primal_out = prim.bind(*primals, **params)
-        total: Any = Zero(tangent_aval(aval_of(primal_out)))
+        total = None  # a symbolic zero, whose type is built only if no partial contributes
         for partial, t in zip(partials, tangents):
             if partial is not None and type(t) is not Zero:
-                total = add_tangents(total, partial(t, *primals, **params))
+                term = partial(t, *primals, **params)
+                total = term if total is None else add_tangents(total, term)
+        if total is None:
+            return primal_out, Zero(tangent_aval(aval_of(primal_out)))
         return primal_out, total
 
     prim.jvp = jvp

@@ -30,15 +30,23 @@ from ..core.trace import (
 class BatchTracer(Tracer):
     """A batched value: ``val`` carries the batch along dimension ``bdim``; ``aval`` is one element's type."""
 
-    __slots__ = ("aval", "val", "bdim")
+    __slots__ = ("_aval", "val", "bdim")
 
     def __init__(self, trace: BatchTrace, val: Any, bdim: int):
         self._trace = trace
         self.val = val
         self.bdim = bdim
-        full = aval_of(val)
-        shape = full.shape[:bdim] + full.shape[bdim + 1 :]
-        self.aval = ShapedArray(shape, full.dtype, full.weak_type)
+        self._aval = None
+
+    @property
+    def aval(self) -> ShapedArray:
+        # Computed on first use: batching rules work on ``val`` and most results never need it.
+        aval = self._aval
+        if aval is None:
+            full, bdim = aval_of(self.val), self.bdim
+            shape = full.shape[:bdim] + full.shape[bdim + 1 :]
+            aval = self._aval = ShapedArray(shape, full.dtype, full.weak_type)
+        return aval
 
 
 class BatchTrace(Trace):
@@ -74,7 +82,7 @@ class BatchTrace(Trace):
             _context.trace = previous
         if prim.multiple_results:
             return [self.wrap(o, d) for o, d in zip(out, out_dim)]
-        return self.wrap(out, out_dim)
+        return out if out_dim is None else BatchTracer(self, out, out_dim)
 
     def wrap(self, val: Any, bdim: int | None) -> Any:
         return val if bdim is None else BatchTracer(self, val, bdim)
@@ -151,13 +159,18 @@ def broadcasting(prim: Primitive) -> None:
     """Batching rule for an n-ary elementwise primitive (lax broadcasting: rank-0 and size-1 dims)."""
 
     def rule(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, Any]:
-        batched = [(v, d) for v, d in zip(vals, dims) if d is not None]
-        first_v, first_d = batched[0]
-        same = all(d == first_d and v.ndim == first_v.ndim for v, d in batched) and all(
-            d is not None or v.ndim == 0 for v, d in zip(vals, dims)
-        )
-        if same:  # common case: every operand batched the same way (or a scalar)
-            return prim.bind(*vals, **params), first_d
+        # Common case: every operand batched the same way (or an unbatched scalar): apply it as is.
+        first_dim = first_ndim = None
+        for v, d in zip(vals, dims):
+            if d is None:
+                if v.ndim:
+                    break
+            elif first_dim is None:
+                first_dim, first_ndim = d, v.ndim
+            elif d != first_dim or v.ndim != first_ndim:
+                break
+        else:
+            return prim.bind(*vals, **params), first_dim
         return prim.bind(*broadcast_operands(vals, dims), **params), 0
 
     prim.batch = rule

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import tree_util
 from ..core.source_info import describe_function
+from ..core.staging import as_operand
 from ..core.trace import Tracer, _context, aval_of
 from .batching import BatchTrace, BatchTracer, broadcast_batch, move_axis
 
@@ -42,14 +43,15 @@ def _mapped_size(leaves: list, axes: list, fun: Callable, axis_size: int | None)
     for i, (x, axis) in enumerate(zip(leaves, axes)):
         if axis is None:
             continue
-        ndim = aval_of(x).ndim
+        shape = aval_of(x).shape
+        ndim = len(shape)
         if not -ndim <= axis < ndim:
             raise ValueError(
                 f"vmap was requested to map its argument along axis {axis}, which implies that its rank "
                 f"should be at least {max(axis + 1, -axis)}, but it is only {ndim} (its shape is "
-                f"{aval_of(x).shape}). Check in_axes for {describe_function(fun)}."
+                f"{shape}). Check in_axes for {describe_function(fun)}."
             )
-        sizes[i] = aval_of(x).shape[axis % ndim]
+        sizes[i] = shape[axis % ndim]
     distinct = set(sizes.values())
     if len(distinct) > 1:
         detail = ", ".join(f"argument leaf {i} has size {s}" for i, s in sizes.items())
@@ -75,8 +77,6 @@ def vmap_flat(fun: Callable, leaves: list, in_axes: list, out_axes_fn: Callable,
 
     ``out_axes_fn(out_tree_value)`` gives the flat out axes once the output structure is known.
     """
-    from ..core.staging import as_operand
-
     leaves = [as_operand(x) for x in leaves]  # NumPy arrays and Python scalars become Arrays
     parent = _context.trace
     trace = BatchTrace(parent, axis_size, fun)
@@ -138,6 +138,8 @@ def vmap(
     if axis_name is not None:
         raise NotImplementedError("vmap axis_name (collectives) is not supported.")
 
+    flat_axes_by_tree: dict = {}  # the flat in axes depend only on the arguments' tree structure
+
     @wraps(fun)
     def vmapped(*args: Any, **kwargs: Any) -> Any:
         axes_spec = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
@@ -147,7 +149,12 @@ def vmap(
                 f"arguments passed to the function, but got len(in_axes)={len(in_axes)}, len(args)={len(args)}."
             )
         leaves, in_tree = tree_util.tree_flatten((args, kwargs))
-        flat_axes = _broadcast_prefix((tuple(axes_spec), 0 if kwargs else {}), (args, kwargs), "in_axes")
+        flat_axes = flat_axes_by_tree.get(in_tree)
+        if flat_axes is None:
+            prefix = (tuple(axes_spec), 0 if kwargs else {})
+            flat_axes = _broadcast_prefix(prefix, (args, kwargs), "in_axes")
+            if len(flat_axes_by_tree) < 64:  # a bound, for callers with ever-new structures
+                flat_axes_by_tree[in_tree] = flat_axes
         size = _mapped_size(leaves, flat_axes, fun, axis_size)
 
         def flat_fun(*flat: Any) -> Any:
