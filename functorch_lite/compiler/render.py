@@ -959,6 +959,15 @@ class CRenderer:
         tree = [f"acc[{j}]" for j in range(LANES)]
         while len(tree) > 1:
             tree = [b.combine(red, tree[i], tree[i + 1]) for i in range(0, len(tree), 2)]
+        halving = []
+        if red.op in ("reduce_max", "reduce_min"):
+            # Order-free combines fold the lanes in halves, vector by vector: the pairwise tree reads each lane
+            # back as a scalar from the just-stored vector, a store-forwarding stall per lane on every row.
+            halving = [
+                f"for (int w = {LANES // 2}; w > 0; w /= 2)",
+                f"  for (int j = 0; j < w; j++) acc[j] = {b.combine(red, 'acc[j]', 'acc[j + w]')};",
+            ]
+            tree = ["acc[0]"]
         b.materialised |= new_scratch
         return [
             f"{t} t{red.out};",
@@ -967,6 +976,7 @@ class CRenderer:
             f"  for (int j = 0; j < {LANES}; j++) acc[j] = {ident};",
             "  i64 so = 0;",
             *_ind(self._loops(level, core, bounds=False)),
+            *_ind(halving),
             f"  t{red.out} = {tree[0]};",
             "}",
         ]
