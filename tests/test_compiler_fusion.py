@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
@@ -240,3 +242,76 @@ def test_value_read_through_a_duplicated_index_map_is_stored():
         want = f(x)
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-5)
+
+
+_UNARY = [fnp.exp, fnp.tanh, fnp.negative, lambda h: h * 0.5]
+_BINARY = [fnp.add, fnp.multiply, fnp.subtract, fnp.maximum]
+_REDUCE = [
+    lambda h: fnp.sum(h, axis=-1, keepdims=True),
+    lambda h: fnp.max(h, axis=-1, keepdims=True),
+    lambda h: fnp.sum(h, axis=0, keepdims=True),
+    lambda h: fnp.sum(h, axis=-1)[:, None] * 0.25,
+]
+
+
+@st.composite
+def _programs(draw):
+    """A random straight-line program over (8, 16), (8, 1) and (1, 16) values; returns 1-3 of them."""
+    steps = []
+    for _ in range(draw(st.integers(3, 14))):
+        kind = draw(st.sampled_from(["unary", "binary", "binary", "reduce", "matmul"]))
+        table = {"unary": _UNARY, "binary": _BINARY, "reduce": _REDUCE, "matmul": [None]}[kind]
+        steps.append(
+            (kind, draw(st.integers(0, len(table) - 1)), draw(st.integers(0, 99)), draw(st.integers(0, 99)))
+        )
+    outputs = draw(st.lists(st.integers(0, 99), min_size=1, max_size=3))
+
+    def f(x, w):
+        pool = [x, fnp.tanh(x)]
+        for kind, op, a, b in steps:
+            u, v = pool[a % len(pool)], pool[b % len(pool)]
+            if kind == "unary":
+                pool.append(_UNARY[op](u))
+            elif kind == "binary":
+                pool.append(_BINARY[op](u, v))
+            elif kind == "reduce":
+                pool.append(_REDUCE[op](u))
+            else:
+                pool.append(fnp.broadcast_to(u, (8, 16)) @ w)
+        return tuple(pool[-1 - i % len(pool)] for i in outputs)
+
+    return f
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_programs())
+def test_partition_of_random_programs_is_a_valid_plan(f):
+    """Every step reads only values computed before it: no kernel input is left inside another kernel."""
+    from functorch_lite.compiler.executor import _steps_are_ordered
+
+    closed = fl.make_jaxpr(f)(fnp.ones((8, 16)), fnp.ones((16, 16)))
+    jaxpr, consts = optimize(closed.jaxpr, closed.consts)
+    steps = fusion.partition(jaxpr, dict(zip(jaxpr.constvars, consts)), 0)
+    assert _steps_are_ordered(jaxpr, steps)
+
+
+@needs_cc
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(_programs())
+def test_random_programs_jit_equals_eager(f):
+    rng = np.random.default_rng(3)
+    x = fnp.asarray(rng.standard_normal((8, 16)).astype(np.float32))
+    w = fnp.asarray((rng.standard_normal((16, 16)) / 4).astype(np.float32))
+    previous = cpu.settings.min_elements
+    cpu.settings.min_elements = 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # an unfused fallback warns
+            warnings.filterwarnings("ignore", "overflow", RuntimeWarning)
+            got = fl.jit(f)(x, w)
+    finally:
+        cpu.settings.min_elements = previous
+    with fl.disable_jit(), np.errstate(all="ignore"):
+        want = f(x, w)
+    for g, v in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(v), rtol=2e-5, atol=1e-5)
