@@ -42,7 +42,6 @@ import hashlib
 import json
 import os
 import shlex
-import shutil
 import stat
 import sys
 import threading
@@ -226,8 +225,20 @@ def _safe_file(path: str) -> bool:
 # ---------------------------------------------------------------------------------------------------
 
 
+def which(program: str) -> str | None:
+    """The executable ``program`` names, searched on ``$PATH`` as ``shutil.which`` does (whose import, with
+    its compression modules, costs a few milliseconds on every process's first jit)."""
+    if os.path.dirname(program):
+        return program if os.path.isfile(program) and os.access(program, os.X_OK) else None
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(directory or os.curdir, program)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
 def find_compiler() -> str:
-    path = shutil.which(settings.cc)
+    path = which(settings.cc)
     if path is None:
         raise CompilerUnavailable(
             f"no C compiler found (looked for {settings.cc!r}; set FUNCTORCH_LITE_CC or CC)"
@@ -571,6 +582,8 @@ def _compile(source: str, so: str, digest_path: str, directory: str, cc: str, fl
             cmd = [c for c in cmd if c != "-fopenmp"]  # a compiler without OpenMP: serial kernels
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
+            import shutil
+
             kept = os.path.join(tempfile.gettempdir(), f"functorch_lite-failed-{os.getpid()}.c")
             shutil.copyfile(c_path, kept)
             raise BuildError(

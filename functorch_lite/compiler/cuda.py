@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import subprocess
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -163,11 +160,16 @@ class CupyStep:
 
 
 def find_nvcc() -> str | None:
-    return shutil.which(os.environ.get("FUNCTORCH_LITE_NVCC", "nvcc"))
+    from .cpu import which
+
+    return which(os.environ.get("FUNCTORCH_LITE_NVCC", "nvcc"))
 
 
 def nvcc_compile(source: str, arch: str = "sm_80", timeout: float = 300) -> tuple[bool, str]:
     """Compile CUDA ``source`` with ``nvcc -c`` (no GPU needed); returns (success, compiler output)."""
+    import subprocess  # here: importing them costs milliseconds on every jit's first call, and only tests compile
+    import tempfile
+
     nvcc = find_nvcc()
     if nvcc is None:
         return False, "nvcc not found"
