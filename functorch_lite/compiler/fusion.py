@@ -15,8 +15,9 @@ Rules (DESIGN.md section 6):
 * everything else (``dot_general``, ``conv``, gathers, control flow, ...) stays a library call (numpy).
 
 Groups are grown backwards from a root (the last equation not yet placed): a producer joins when every
-consumer of its result is already in the group (index maps are duplicated instead, they cost nothing),
-which keeps the partition free of cycles. A group runs where its root was.
+consumer of its result is already in the group (index maps are duplicated instead, they cost nothing), or
+when every consumer outside it comes after the group's root: the kernel then also stores that value. A
+group runs where its root was, so steps still run in root order and the partition has no cycles.
 
 Example:
     >>> steps = partition(jaxpr)
@@ -420,9 +421,8 @@ def _prune(steps: list[Step], jaxpr: Jaxpr) -> list[Step]:
 
 
 def _uniform(value: Any) -> bool:
-    """Whether a constant is one value everywhere: 0-d, or broadcast (every stride 0, as constant folding
-    of a ``broadcast_in_dim`` leaves it). It then becomes a literal in the kernel."""
-    value = getattr(value, "_value", value)
+    """Whether a constant (a backend array or scalar) is one value everywhere: 0-d, or broadcast (every
+    stride 0, as constant folding of a ``broadcast_in_dim`` leaves it). It then becomes a kernel literal."""
     strides = getattr(value, "strides", None)
     return np.ndim(value) == 0 or (strides is not None and value.size > 0 and not any(strides))
 
@@ -448,9 +448,8 @@ def _build(p: _Partitioner, g: Group, consts: dict[Var, Any], kname: str) -> Ste
             return new("const", (), x.aval.dtype, np.asarray(x.val, dtype=x.aval.dtype)[()])
         if x in produced:
             return value[x]
-        if x in consts and _uniform(consts[x]):
-            c = consts[x]
-            c = c._value if hasattr(c, "_value") else c
+        c = getattr(consts.get(x), "_value", consts.get(x))
+        if x in consts and _uniform(c):
             return new("const", (), x.aval.dtype, np.asarray(c, dtype=x.aval.dtype).flat[0])
         key = (x, e)
         if key not in loaded:
