@@ -24,7 +24,7 @@ Example (``out = tanh(x) * y`` with ``y`` of shape ``(n1,)`` broadcast over rows
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,8 +39,7 @@ REDUCTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """An array argument: ``name`` (``in0``, ``out1``...), element ``dtype``, its ``ndim`` and ``emb``."""
 
     name: str
@@ -50,8 +49,7 @@ class Param:
     is_output: bool = False
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     """``t<out> = op(t<args>...)`` of type ``dtype``.
 
     Special ops: ``load`` (``attr`` = param index), ``const`` (``attr`` = a numpy scalar), ``iota``

@@ -32,7 +32,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -85,9 +85,12 @@ def supported_dtype(dtype: np.dtype) -> bool:
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Dialect:
-    """What differs between the targets: spellings, qualifiers, how bits are reinterpreted."""
+class Dialect(NamedTuple):
+    """What differs between the targets: spellings, qualifiers, how bits are reinterpreted.
+
+    Immutable records here are ``NamedTuple``s: a dataclass costs about a millisecond to define, which
+    every process's first jit would pay when it imports the compiler.
+    """
 
     name: str
     inline: str  # qualifier of helper functions
@@ -1278,8 +1281,7 @@ def render_cuda(kernels: list[Kernel]) -> str:
 CUPY_TYPE = {np.dtype(k): k for k in CTYPE}
 
 
-@dataclass(frozen=True)
-class CupyElementwise:
+class CupyElementwise(NamedTuple):
     """Arguments of ``cupy.ElementwiseKernel(in_params, out_params, operation, name, preamble=...)``."""
 
     in_params: str
@@ -1289,8 +1291,7 @@ class CupyElementwise:
     preamble: str
 
 
-@dataclass(frozen=True)
-class CupyReduction:
+class CupyReduction(NamedTuple):
     """Arguments of ``cupy.ReductionKernel(...)``; ``axis`` are the kernel's inner axes."""
 
     in_params: str
