@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import json
 import os
 import shlex
 import stat
@@ -268,16 +267,21 @@ def toolchain(cc: str) -> dict:
     if info is not None:
         return info
     record = "|".join(map(str, ident))
-    path = os.path.join(cache_dir(), "toolchain.json") if settings.disk_cache else None
-    table: dict = {}
+    path = os.path.join(cache_dir(), "toolchain.txt") if settings.disk_cache else None
+    # One line per compiler: record, version, machine, march, tab-separated (read on every process's first
+    # jit: plain text, no json import).
+    table: dict[str, dict] = {}
     if path and _safe_file(path):
         try:
             with open(path, encoding="utf-8") as f:
-                table = json.load(f)
-        except (OSError, ValueError):
+                for line in f:
+                    fields = line.rstrip("\n").split("\t")
+                    if len(fields) == 4:
+                        table[fields[0]] = dict(zip(("version", "machine", "march"), fields[1:]))
+        except (OSError, UnicodeDecodeError):
             table = {}
     info = table.get(record)
-    if not isinstance(info, dict):
+    if info is None:
         info = {
             "version": _run([cc, "-dumpfullversion", "-dumpversion"]),
             "machine": _run([cc, "-dumpmachine"]),
@@ -289,9 +293,11 @@ def toolchain(cc: str) -> dict:
             if len(parts) >= 2 and parts[0] == "-march=":
                 march = parts[1]
         info["march"] = march
+        info = {k: " ".join(v.split()) or "unknown" for k, v in info.items()}  # one line, no tabs
         table[record] = info
         if path:
-            _atomic_write(path, json.dumps(table, sort_keys=True).encode())
+            lines = [f"{r}\t{i['version']}\t{i['machine']}\t{i['march']}\n" for r, i in sorted(table.items())]
+            _atomic_write(path, "".join(lines).encode())
     _toolchain_cache[ident] = info
     return info
 
@@ -607,7 +613,9 @@ def clear_cache() -> None:
         directory = default_cache_dir()
         if _private_dir(directory):
             for name in os.listdir(directory):
-                if name.endswith((".so", ".sha256", ".lock", ".c", ".json")) or name.startswith("tmp-"):
+                if name.endswith((".so", ".sha256", ".lock", ".c", ".json", ".txt")) or name.startswith(
+                    "tmp-"
+                ):
                     _remove(os.path.join(directory, name))
 
 
