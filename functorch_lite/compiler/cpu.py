@@ -46,7 +46,6 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -93,27 +92,22 @@ def _default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@dataclass
 class Settings:
     """Process-wide knobs (tests change them; the environment sets the defaults)."""
 
-    cc: str = field(
-        default_factory=lambda: os.environ.get("FUNCTORCH_LITE_CC") or os.environ.get("CC") or "cc"
-    )
-    extra_flags: tuple = field(
-        default_factory=lambda: tuple(shlex.split(os.environ.get("FUNCTORCH_LITE_CFLAGS", "")))
-    )
-    cache_dir: str | None = field(default_factory=lambda: os.environ.get("FUNCTORCH_LITE_CACHE_DIR"))
-    disk_cache: bool = field(default_factory=lambda: not _env_flag("FUNCTORCH_LITE_DISABLE_DISK_CACHE"))
-    save_source: bool = field(default_factory=lambda: _env_flag("FUNCTORCH_LITE_SAVE_SOURCE"))
-    enabled: bool = field(default_factory=lambda: _env_flag("FUNCTORCH_LITE_KERNELS", "1"))
-    num_threads: int = field(default_factory=_default_threads)
-    min_elements: int = field(
-        default_factory=lambda: int(os.environ.get("FUNCTORCH_LITE_KERNEL_MIN_ELEMENTS", "256"))
-    )
-    # elements x cost weight (1 per element, +8 per transcendental) before a kernel uses several threads:
-    # about 2 ms of work, so that waking the threads (or waiting for a core) costs little in comparison
-    parallel_min_work: int = 1 << 24
+    def __init__(self) -> None:
+        env = os.environ.get
+        self.cc: str = env("FUNCTORCH_LITE_CC") or env("CC") or "cc"
+        self.extra_flags: tuple = tuple(shlex.split(env("FUNCTORCH_LITE_CFLAGS", "")))
+        self.cache_dir: str | None = env("FUNCTORCH_LITE_CACHE_DIR")
+        self.disk_cache: bool = not _env_flag("FUNCTORCH_LITE_DISABLE_DISK_CACHE")
+        self.save_source: bool = _env_flag("FUNCTORCH_LITE_SAVE_SOURCE")
+        self.enabled: bool = _env_flag("FUNCTORCH_LITE_KERNELS", "1")
+        self.num_threads: int = _default_threads()
+        self.min_elements: int = int(env("FUNCTORCH_LITE_KERNEL_MIN_ELEMENTS", "256"))
+        # elements x cost weight (1 per element, +8 per transcendental) before a kernel uses several threads:
+        # about 2 ms of work, so that waking the threads (or waiting for a core) costs little in comparison
+        self.parallel_min_work: int = 1 << 24
 
 
 settings = Settings()

@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -128,20 +127,28 @@ def _input_embedding(eqn: Eqn, kind: str, e_out: tuple, x: Any) -> tuple:
     return tuple(inv.get(a, -1) if a >= 0 else -1 for a in e_out)
 
 
-@dataclass
 class Group:
-    """A set of equations computed by one kernel over ``space`` (reduced axes ``inner``)."""
+    """A set of equations computed by one kernel over ``space`` (reduced axes ``inner``).
 
-    root: int
-    space: tuple[int, ...]
-    inner: tuple[int, ...] = ()
-    members: set[int] = field(default_factory=set)
-    duplicated: set[int] = field(default_factory=set)  # index maps also computed outside
-    exported: set[Var] = field(default_factory=set)  # values also read outside (stored)
-    emb: dict[Var, tuple] = field(default_factory=dict)  # embedding of each value computed here
-    uses: dict[Var, set] = field(default_factory=dict)  # embeddings the members read each var with
-    in_emb: dict[int, list] = field(default_factory=dict)  # per member: the embedding of each input
-    n_reductions: int = 0
+    The compiler's working records are plain slotted classes: defining a dataclass costs about a millisecond,
+    paid by every process's first jit.
+    """
+
+    __slots__ = (
+        "root", "space", "inner", "n_reductions", "members", "duplicated", "exported", "emb", "uses", "in_emb",
+    )  # fmt: skip
+
+    def __init__(self, root: int, space: tuple[int, ...], inner: tuple[int, ...] = (), n_reductions: int = 0):
+        self.root = root
+        self.space = space
+        self.inner = inner
+        self.n_reductions = n_reductions
+        self.members: set[int] = set()
+        self.duplicated: set[int] = set()  # index maps also computed outside
+        self.exported: set[Var] = set()  # values also read outside (stored)
+        self.emb: dict[Var, tuple] = {}  # embedding of each value computed here
+        self.uses: dict[Var, set] = {}  # embeddings the members read each var with
+        self.in_emb: dict[int, list] = {}  # per member: the embedding of each input
 
     def add(self, j: int, eqn: Eqn, e_out: tuple, in_embs: list) -> None:
         self.members.add(j)
@@ -318,17 +325,28 @@ class _Partitioner:
         return True
 
 
-@dataclass
 class Step:
     """One step of the plan: a fused ``kernel`` (with its group) or a library call ``eqn``."""
 
-    kind: str
-    eqn: Eqn | None = None
-    kernel: Kernel | None = None
-    inputs: list[Any] = field(default_factory=list)  # Vars (or Literals) passed to the kernel, in order
-    outputs: list[Var] = field(default_factory=list)
-    dims: tuple[int, ...] = ()
-    eqns: list[Eqn] = field(default_factory=list)  # the group's equations (its numpy fallback)
+    __slots__ = ("kind", "eqn", "kernel", "inputs", "outputs", "dims", "eqns")
+
+    def __init__(
+        self,
+        kind: str,
+        eqn: Eqn | None = None,
+        kernel: Kernel | None = None,
+        inputs: list[Any] | None = None,
+        outputs: list[Var] | None = None,
+        dims: tuple[int, ...] = (),
+        eqns: list[Eqn] | None = None,
+    ):
+        self.kind = kind
+        self.eqn = eqn
+        self.kernel = kernel
+        self.inputs = inputs or []  # Vars (or Literals) passed to the kernel, in order
+        self.outputs = outputs or []
+        self.dims = dims
+        self.eqns = eqns or []  # the group's equations (its numpy fallback)
 
 
 def worthwhile(n_ops: int, elements: int, min_elements: int) -> bool:
