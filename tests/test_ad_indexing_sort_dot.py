@@ -358,6 +358,77 @@ def test_sort_key_val_grad_routes_to_values() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# zero-size operands and indices
+# ---------------------------------------------------------------------------------------------------
+
+
+def _assert_empty(value: Any, shape: tuple) -> None:
+    assert np.asarray(value).shape == shape and np.asarray(value).dtype == np.float64
+
+
+@pytest.mark.parametrize("shape, axis", [((0,), 0), ((2, 0), 0), ((2, 0), 1), ((0, 3), 1)])
+def test_sort_grad_of_empty_array(shape: tuple, axis: int) -> None:
+    # The JVP's take-along gather has slice size 1 on the empty axis but no index vectors. jax.grad gives an
+    # empty gradient of the input's shape (and (3, *shape) under vmap).
+    def loss(x: Any) -> Any:
+        return fnp.sum(lax.sort(x, dimension=axis) * 2.0)
+
+    x = fnp.zeros(shape)
+    _assert_empty(fl.grad(loss)(x), shape)
+    _assert_empty(fl.jit(fl.grad(loss))(x), shape)
+    _assert_empty(fl.vmap(fl.grad(loss))(fnp.zeros((3, *shape))), (3, *shape))
+    _assert_empty(fl.grad(lambda x: fnp.sum(fnp.sort(x, axis=axis)))(x), shape)
+
+
+@pytest.mark.parametrize("mode", ["drop", "clip", "promise_in_bounds"])
+@pytest.mark.parametrize("update", ["add", "set", "mul", "min", "max"])
+def test_grad_of_scatter_into_empty_operand_is_zero(update: str, mode: str) -> None:
+    # No update lands anywhere, so the updates' gradient is zero (what finite differences give). jax's
+    # forward gives shape (0,), but its grad raises (its transpose gathers with slice size 1 from the
+    # empty cotangent) and scatter-mul has no grad there.
+    idx = fnp.asarray([0, 2, 1])
+
+    def loss(w: Any) -> Any:
+        return fnp.sum(getattr(fnp.zeros(0).at[idx], update)(w, mode=mode))
+
+    w = fnp.asarray([1.0, 2.0, 3.0])
+    _close(fl.grad(loss)(w), np.zeros(3))
+    _close(fl.jit(fl.grad(loss))(w), np.zeros(3))
+    _close(fl.vmap(fl.grad(loss))(fnp.stack([w, w])), np.zeros((2, 3)))
+
+
+def test_grad_of_scatter_into_empty_operand_dims() -> None:
+    idx = fnp.asarray([0, 2, 1])
+    # bincount(length=0) is a scatter-add into zeros(0): zero gradient for the weights.
+    g = fl.grad(lambda w: fnp.sum(fnp.bincount(idx, weights=w, length=0)))(fnp.asarray([1.0, 2.0, 3.0]))
+    _close(g, np.zeros(3))
+    # Rows into a (0, 3) operand: the operand's gradient is empty, the updates' is zero.
+    gx, gu = fl.grad(lambda x, u: fnp.sum(x.at[idx].add(u)), argnums=(0, 1))(
+        fnp.zeros((0, 3)), fnp.ones((3, 3))
+    )
+    _assert_empty(gx, (0, 3))
+    _close(gu, np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("mode", ["fill", "clip"])
+def test_gather_with_no_index_vectors_from_empty_operand(mode: str) -> None:
+    # Slice size 1 on an empty dim is allowed when nothing is read (as in jax): jax gives shape (0,) eagerly
+    # and under jit, (3, 0) under vmap, and an empty gradient of shape (0,).
+    dn = GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(0,), start_index_map=(0,))
+    indices = fnp.asarray(np.zeros((0, 1), np.int32))
+
+    def f(x: Any) -> Any:
+        return lax.gather(x, indices, dn, (1,), mode=mode)
+
+    x = fnp.zeros(0)
+    _assert_empty(f(x), (0,))
+    _assert_empty(fl.jit(f)(x), (0,))
+    _assert_empty(fl.vmap(f)(fnp.zeros((3, 0))), (3, 0))
+    _assert_empty(fl.grad(lambda x: fnp.sum(f(x)))(x), (0,))
+    _assert_empty(fl.jit(fl.grad(lambda x: fnp.sum(f(x))))(x), (0,))
+
+
+# ---------------------------------------------------------------------------------------------------
 # dot_general and matmul
 # ---------------------------------------------------------------------------------------------------
 

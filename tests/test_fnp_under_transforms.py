@@ -677,14 +677,6 @@ case(
     custom(_repeat_shortfall),
     diff=False,
     label="shortfall",
-    xfail=dict.fromkeys(
-        ["jit", "jaxpr", "vmap"],
-        (
-            "BUG: fnp.repeat(a, counts, total_repeat_length=t) with sum(counts) < t pads with the last *repeated* "
-            "element when counts are concrete (eager) but with a[-1] when traced (jit/vmap/make_jaxpr, as jax.numpy); "
-            "e.g. repeat([1., 2., 3.], [0, 1, 0], total_repeat_length=3) is [2, 2, 2] eagerly, [2, 3, 3] under jit"
-        ),
-    ),
 )
 
 
@@ -940,9 +932,9 @@ def _spaced(traced):
     def draw(c, f):
         name = f.__name__
         s1, s2 = c.bshapes(2, max_rank=1)
-        kw = dict(num=c.int(0, 5), endpoint=c.flag())
-        if name != "linspace":  # fnp.linspace has no axis argument
-            kw["axis"] = c.choice([0, -1])
+        kw = dict(num=c.int(0, 5), endpoint=c.flag(), axis=c.choice([0, -1]))
+        if name == "linspace" and kw["num"] > kw["endpoint"]:  # else the step is NaN: no finite differences
+            kw["retstep"] = c.flag()
         if name == "logspace":
             kw["base"] = c.choice([10.0, 2.0])
         dom = "pos" if name == "geomspace" else ("unit" if name == "logspace" else "real")
@@ -954,19 +946,9 @@ def _spaced(traced):
     return draw
 
 
-_SPACED_BUG = (
-    "BUG: fnp.{} converts start/stop with np.asarray, so traced (jit/vmap/grad/make_jaxpr) endpoints raise "
-    "TracerArrayConversionError; jax.numpy traces them"
-)
 for _name in ["linspace", "logspace", "geomspace"]:
     case(_name, custom(_spaced(False)), diff=False)
-    _bug = _SPACED_BUG.format(_name)
-    case(
-        _name,
-        custom(_spaced(True)),
-        label="traced",
-        xfail=dict.fromkeys(["jit", "jaxpr", "vmap", "grad"], _bug),
-    )
+    case(_name, custom(_spaced(True)), label="traced")
 
 
 def _meshgrid(c, f):
@@ -1100,16 +1082,7 @@ def _sort(c, f, min_side=0):
 
 
 case("sort", custom(_sort))
-_SORT_BUG = (
-    "BUG: grad of fnp.sort of a zero-size array: the sort JVP's gather has slice_sizes 1 on an empty axis "
-    "(ShapeError); jax gives an empty gradient"
-)
-case(
-    "sort",
-    custom(lambda c, f: (f, [c.arr(c.choice([(0,), (2, 0)]))])),
-    label="empty",
-    xfail={"grad": _SORT_BUG},
-)
+case("sort", custom(lambda c, f: (f, [c.arr(c.choice([(0,), (2, 0)]))])), label="empty")
 case("sort", custom(lambda c, f: (f, [c.arr(c.shape(min_rank=1), "nan")])), diff=False, label="nan")
 case("argsort", custom(_sort), diff=False)
 case("sort", custom(lambda c, f: (f, [c.arr(c.shape(min_rank=1), "anyint")])), diff=False, label="int")
@@ -1169,10 +1142,6 @@ def _bincount(c, f):
 
 
 case("bincount", custom(_bincount))
-_SCATTER_BUG = (
-    "BUG: grad through a scatter-add into a zero-size operand (bincount with length=0, "
-    "zeros(0).at[i].add(w, mode='drop')) raises IndexError in the transpose's gather; jax gives zeros"
-)
 
 
 def _bincount_length0(c, f):
@@ -1180,7 +1149,7 @@ def _bincount_length0(c, f):
     return (lambda a, w: f(a, w, length=0)), [c.arr((n,), "nonneg"), c.arr((n,))]
 
 
-case("bincount", custom(_bincount_length0), label="length0", xfail={"grad": _SCATTER_BUG})
+case("bincount", custom(_bincount_length0), label="length0")
 
 
 def _searchsorted(c, f):

@@ -1,4 +1,4 @@
-"""The jax.numpy surface, part A: creation (logspace, meshgrid, tri/tril/triu, diag, indices, array(ndmin)),
+"""The jax.numpy surface, part A: creation (linspace, logspace, geomspace, meshgrid, tri/tril/triu, diag, indices, array(ndmin)),
 elementwise math (sinc, nan_to_num, heaviside, fmax/fmin, copysign, signbit, logaddexp2, isclose, gcd/lcm,
 ...) and shape/joining (stacks, splits, tile, repeat, flip, roll, rot90, pad, take, take_along_axis, ...).
 
@@ -81,6 +81,57 @@ finite = st.floats(-5, 5, width=32)
 # ---------------------------------------------------------------------------------------------------
 # Creation
 # ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args,kw",
+    [
+        ((0, 1, 5), {}),
+        ((-3.7, 12.25, 50), {}),
+        ((2, -5, 7), dict(endpoint=False)),
+        ((0, 1, 1), {}),
+        ((0, 1, 0), {}),
+        ((-7, 13, 9), dict(dtype=np.int32)),  # rounded down, not toward zero
+        ((np.array([[0.0], [1.0]]), np.array([2.0, 5.0, -1.0]), 4), dict(axis=-1)),
+    ],
+)
+def test_linspace(args, kw):
+    close(fnp.linspace(*args, **kw), np.linspace(*args, **kw), kw.get("dtype", F32), rtol=1e-6)
+    # The bounds traced (staged) give the same samples, and the same step.
+    bounds = [A(np.asarray(b, F32)) for b in args[:2]]
+    got, step = staged(lambda s, e: fnp.linspace(s, e, *args[2:], retstep=True, **kw), *bounds)
+    want, want_step = np.linspace(*args, retstep=True, **kw)
+    close(got, want, kw.get("dtype", F32), rtol=1e-6)
+    close(step, want_step, F32, rtol=1e-6)
+
+
+def test_spaced_facts_from_jax():
+    # Traced bounds (values and gradients from jax.numpy, x64 for the gradients).
+    got = fl.jit(lambda s, e: fnp.linspace(s, e, 3, axis=1))(A([0.0, 1.0]), 2.0)
+    assert_same(got, np.array([[0.0, 1.0, 2.0], [1.0, 1.5, 2.0]], F32))
+    got = fl.vmap(lambda s, e: fnp.geomspace(s, e, 3))(A([1.0, 2.0]), A([4.0, 8.0]))
+    close(got, [[1.0, 2.0, 4.0], [2.0, 4.0, 8.0]], F32, rtol=1e-6)
+    assert fnp.linspace(A(0, np.float16), 1, 3).dtype == np.float16  # the bounds' inexact dtype
+    with x64():
+        grads = {
+            "linspace": fl.grad(lambda s: fnp.linspace(s, 3.0, 5).sum())(1.0),
+            "linspace step": fl.grad(lambda s: fnp.linspace(s, 3.0, 4, retstep=True)[1])(1.0),
+            "logspace": fl.grad(lambda s: fnp.logspace(s, 3.0, 5).sum())(1.0),
+            "logspace base": fl.grad(lambda b: fnp.logspace(0.5, 2.0, 5, base=b).sum())(3.0),
+            "geomspace": fl.grad(lambda s: fnp.geomspace(s, 3.0, 5).sum())(1.0),
+            "geomspace stop": fl.grad(lambda e: fnp.geomspace(1.0, e, 5, endpoint=False).sum())(3.0),
+        }
+    want = {
+        "linspace": 2.5,
+        "linspace step": -1 / 3,
+        "logspace": 374.8010410865263,
+        "logspace base": 11.925389188733261,
+        "geomspace": 3.422957677737503,
+        "geomspace stop": 1.318791130890953,
+    }
+    np.testing.assert_allclose([float(grads[k]) for k in want], list(want.values()), rtol=1e-12)
+    with pytest.raises(ConcretizationTypeError, match="num"):
+        fl.jit(lambda n: fnp.linspace(0.0, 1.0, n))(3)
 
 
 @pytest.mark.parametrize(
@@ -572,6 +623,13 @@ def test_repeat_facts_from_jax():
     assert_same(fnp.repeat(a, r, total_repeat_length=2), np.array([0, 2], np.int32))
     traced = fl.make_jaxpr(lambda r: fnp.repeat(a, r, total_repeat_length=4))(r)
     assert_same(traced(r)[0], np.array([0, 2, 2, 2], np.int32))
+    # A shortfall repeats a's last element, even when it is not repeated, with concrete or traced counts.
+    r = A([0, 1, 0])
+    assert_same(staged(lambda r: fnp.repeat(a, r, total_repeat_length=3), r), np.array([1, 2, 2], np.int32))
+    assert_same(fl.jit(lambda r: fnp.repeat(a, r, total_repeat_length=3))(r), np.array([1, 2, 2], np.int32))
+    m, r = fnp.arange(6).reshape(2, 3), A([1, 0])
+    want = np.array([[0, 1, 2], [3, 4, 5], [3, 4, 5]], np.int32)
+    assert_same(staged(lambda r: fnp.repeat(m, r, axis=0, total_repeat_length=3), r), want)
     assert fnp.repeat(1.0, 3).weak_type
     with pytest.raises(ConcretizationTypeError, match="total_repeat_length"):
         fl.make_jaxpr(lambda r: fnp.repeat(a, r))(r)

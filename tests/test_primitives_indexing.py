@@ -533,6 +533,10 @@ def test_gather_errors() -> None:
         _gather_aval((3, 4), (2, 2), dn, (1, 4))
     with pytest.raises(ShapeError, match=r"slice_sizes\[1\]=5 must be in \[0, 4\]"):
         _gather_aval((3, 4), (2, 1), dn, (1, 5))
+    # Slices larger than the operand only when there are no index vectors (nothing is read), as in jax.
+    assert _gather_aval((0, 4), (0, 1), dn, (1, 5)) == ShapedArray((0, 5), np.float32)
+    with pytest.raises(ShapeError, match=r"slice_sizes\[0\]=1 must be in \[0, 0\]"):
+        _gather_aval((0, 4), (2, 1), dn, (1, 4))
     with pytest.raises(ShapeError, match="slice size <= 1"):
         _gather_aval((3, 4), (2, 1), dn, (2, 4))
     with pytest.raises(ShapeError, match="offset_dims"):
@@ -566,5 +570,6 @@ def test_scatter_errors() -> None:
         aval((5, 3), (4, 1), (2, 3))
     with pytest.raises(ShapeError, match="larger than operand"):
         aval((5, 3), (4, 1), (4, 4))
+    assert aval((5, 3), (0, 1), (0, 4)) == ShapedArray((5, 3), np.float32)  # no index vectors: no writes
     with pytest.raises(ShapeError, match="must have rank 2"):
         aval((5, 3), (4, 1), (4, 3, 1))

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,10 +19,23 @@ from ..core.array import Array
 from ..core.errors import ConcretizationTypeError
 from ..core.trace import Tracer
 from ..primitives import shape as sh
+from ..primitives.common import canonical_axis
 from ._convert import array as _array
 from ._convert import asarray, convert
-from ._math import add, greater_equal, logical_not, where
-from ._shape import broadcast_to, ravel, reshape, stack
+from ._math import (
+    add,
+    floor,
+    greater_equal,
+    log10,
+    logical_not,
+    multiply,
+    power,
+    sign,
+    subtract,
+    true_divide,
+    where,
+)
+from ._shape import _concrete, broadcast_shapes, broadcast_to, concatenate, moveaxis, ravel, reshape, stack
 
 
 def _shape_tuple(shape: int | Sequence[int]) -> tuple[int, ...]:
@@ -99,10 +113,79 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) ->
     return asarray(values, dtype)
 
 
-def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None) -> Any:
-    """``num`` evenly spaced samples from ``start`` to ``stop``. Example: ``fnp.linspace(0, 1, 5)``."""
-    values = np.linspace(np.asarray(start), np.asarray(stop), int(num), endpoint=endpoint)
-    return asarray(values, dtype or dtypes.default_float())
+def _static_num(num: Any, name: str) -> int:
+    """``num`` as a Python int: it fixes the output's shape, so it cannot be traced (as in jax.numpy)."""
+    if isinstance(num, Tracer):
+        num = num.to_concrete()
+        if num is None:
+            raise ConcretizationTypeError(
+                f"fnp.{name}: num must be a static integer, got a traced value: the output's shape would depend "
+                "on data. Fix: mark it static (jit(f, static_argnums=...)) or pass a Python int."
+            )
+    num = operator.index(num)
+    if num < 0:
+        raise ValueError(f"fnp.{name}: the number of samples, {num}, must be non-negative.")
+    return num
+
+
+def _inexact(dtype: np.dtype) -> np.dtype:
+    return dtype if dtypes.is_inexact(dtype) else dtypes.default_float()
+
+
+def _bounds(start: Any, stop: Any, dtype: Any) -> tuple[Any, Any, np.dtype]:
+    """``start`` and ``stop`` broadcast together and cast to the dtype the samples are computed in (a float or
+    complex one), and the output dtype: ``dtype``, or as in jax.numpy the inexact result type of the bounds."""
+    start, stop = asarray(start), asarray(stop)
+    dtype = _inexact(dtypes.result_type(start, stop)) if dtype is None else dtypes.canonicalize_dtype(dtype)
+    compute = _inexact(dtype)
+    shape = broadcast_shapes(start.shape, stop.shape)
+    return broadcast_to(convert(start, compute), shape), broadcast_to(convert(stop, compute), shape), dtype
+
+
+def linspace(
+    start: Any,
+    stop: Any,
+    num: int = 50,
+    endpoint: bool = True,
+    retstep: bool = False,
+    dtype: Any = None,
+    axis: int = 0,
+) -> Any:
+    """``num`` evenly spaced samples from ``start`` to ``stop`` (``stop`` excluded when ``endpoint`` is False).
+
+    ``start`` and ``stop`` may be traced and may be arrays, which broadcast together: the samples then run
+    along a new axis ``axis``. ``num`` is static. With ``retstep`` the spacing is returned too (NaN when
+    there is none to measure). Integer dtypes round the samples down, as NumPy does.
+
+    Example: ``fnp.linspace(0, 1, 5)`` is ``[0., 0.25, 0.5, 0.75, 1.]``; ``fnp.linspace(fnp.asarray([0.0,
+    1.0]), 2.0, 3, axis=1)`` is ``[[0., 1., 2.], [1., 1.5, 2.]]``.
+    """
+    num = _static_num(num, "linspace")
+    start, stop, dtype = _bounds(start, stop, dtype)
+    compute = start.dtype
+    axis = canonical_axis("linspace", int(axis), start.ndim + 1)
+    ends_shape = start.shape[:axis] + (1,) + start.shape[axis:]  # the bounds, with the sample axis inserted
+    first, last = reshape(start, ends_shape), reshape(stop, ends_shape)
+    div = num - 1 if endpoint else num
+    if num > 1:
+        # start * (1 - t) + stop * t, as jax.numpy: exact at t = 0, and no rounding error that grows with i
+        # (unlike start + i * step).
+        real = np.finfo(compute).dtype
+        t_shape = tuple(div if d == axis else 1 for d in range(len(ends_shape)))
+        t = true_divide(sh.iota_p.bind(dtype=real, shape=t_shape, dimension=axis, sharding=None), div)
+        t = convert(t, compute)
+        out = add(multiply(first, subtract(1, t)), multiply(last, t))
+        if endpoint:
+            out = concatenate([out, last], axis)  # stop exactly, even when start is infinite
+    else:
+        out = broadcast_to(first, ends_shape[:axis] + (num,) + ends_shape[axis + 1 :])  # [start], or none
+    if dtypes.is_integer(dtype):
+        out = floor(out)
+    out = convert(out, dtype)
+    if not retstep:
+        return out
+    step = true_divide(subtract(stop, start), div) if div > 0 else asarray(np.nan, compute)
+    return out, step
 
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Any:
@@ -147,23 +230,38 @@ def logspace(
     dtype: Any = None,
     axis: int = 0,
 ) -> Any:
-    """``num`` samples ``base ** t`` for ``t`` evenly spaced from ``start`` to ``stop`` (static bounds).
+    """``num`` samples ``base ** t`` for ``t`` evenly spaced from ``start`` to ``stop`` (as ``linspace``: the
+    bounds may be traced arrays that broadcast together, ``num`` is static).
 
     Example: ``fnp.logspace(0, 3, 4)`` is ``[1., 10., 100., 1000.]``.
     """
-    values = np.logspace(np.asarray(start), np.asarray(stop), int(num), endpoint, np.asarray(base), axis=axis)
-    return asarray(values, dtype or dtypes.default_float())
+    start, stop, dtype = _bounds(start, stop, dtype)
+    exponents = linspace(start, stop, num, endpoint, dtype=start.dtype, axis=axis)
+    return convert(power(base, exponents), dtype)
 
 
 def geomspace(
     start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None, axis: int = 0
 ) -> Any:
-    """``num`` samples evenly spaced on a log scale from ``start`` to ``stop`` (static, nonzero bounds).
+    """``num`` samples evenly spaced on a log scale from ``start`` to ``stop`` (nonzero, of one sign; as
+    ``linspace``: the bounds may be traced arrays that broadcast together, ``num`` is static).
 
     Example: ``fnp.geomspace(1, 1000, 4)`` is ``[1., 10., 100., 1000.]``.
     """
-    values = np.geomspace(np.asarray(start), np.asarray(stop), int(num), endpoint, axis=axis)
-    return asarray(values, dtype or dtypes.default_float())
+    num = _static_num(num, "geomspace")
+    start, stop, dtype = _bounds(start, stop, dtype)
+    for bound in (start, stop):
+        value = _concrete(bound)  # traced bounds cannot be checked: a zero gives NaNs, as in jax.numpy
+        if value is not None and np.any(value == 0):
+            raise ValueError("fnp.geomspace: a geometric sequence cannot include zero.")
+    s = sign(start)
+    out = multiply(s, logspace(log10(true_divide(start, s)), log10(true_divide(stop, s)), num, endpoint))
+    # The bounds exactly, as in NumPy: 10 ** log10(x) can be an ulp away from x.
+    index = np.arange(num).reshape((num,) + (1,) * start.ndim)
+    out = where(index == 0, start, out)
+    if endpoint and num > 1:
+        out = where(index == num - 1, stop, out)
+    return convert(moveaxis(out, 0, canonical_axis("geomspace", int(axis), out.ndim)), dtype)
 
 
 def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> list:

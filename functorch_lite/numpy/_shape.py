@@ -436,9 +436,10 @@ def repeat(a: Any, repeats: Any, axis: int | None = None, *, total_repeat_length
 
     ``repeats`` is an int or one count per element. Counts that are only known at run time (traced) need
     ``total_repeat_length``, the static output length: extra counts are cut off and a shortfall repeats the
-    last element, as in jax.numpy.
+    last element of ``a``, as in jax.numpy (concrete counts too).
 
-    Example: ``fnp.repeat(fnp.asarray([1, 2]), [2, 1])`` is ``[1, 1, 2]``.
+    Example: ``fnp.repeat(fnp.asarray([1, 2]), [2, 1])`` is ``[1, 1, 2]``;
+    ``fnp.repeat(fnp.asarray([1, 2, 3]), [0, 1, 0], total_repeat_length=3)`` is ``[2, 3, 3]``.
     """
     from ._math import less_equal
     from ._reductions import cumsum
@@ -468,7 +469,9 @@ def repeat(a: Any, repeats: Any, axis: int | None = None, *, total_repeat_length
             return reshape(grown, _with_size(dims, axis, n * r))
         source = np.repeat(np.arange(n), np.broadcast_to(counts, (n,)))
         if total is not None:
-            last = source[-1] if source.size else builtins.max(n - 1, 0)
+            # A shortfall repeats a's last element (not the last repeated one), as jax.numpy and the traced
+            # path below do.
+            last = builtins.max(n - 1, 0)
             source = np.concatenate([source[:total], np.full(builtins.max(total - source.size, 0), last)])
         return take(a, Array(source.astype(dtypes.int32)), axis, mode="clip")
     if total is None:

@@ -272,8 +272,11 @@ def _gather_abstract_eval(
         raise ShapeError(
             f"{name}: slice_sizes={slice_sizes} must have one entry per operand dim ({operand.str_short()})."
         )
+    # With no index vectors nothing is read, so (as in JAX) slices may be larger than the operand: e.g. the
+    # sort JVP's take-along gather of an empty array has slice size 1 on its empty axis.
+    no_reads = 0 in indices.shape[:-1]
     for d, (size, dim) in enumerate(zip(slice_sizes, operand.shape)):
-        if not 0 <= size <= dim:
+        if size < 0 or (size > dim and not no_reads):
             raise ShapeError(
                 f"{name}: slice_sizes[{d}]={size} must be in [0, {dim}] for operand {operand.str_short()}."
             )
@@ -319,7 +322,9 @@ def _gather_impl(
     out_shape = list(batch_shape)
     for k, d in enumerate(window_dims):
         out_shape.insert(dn.offset_dims[k], slice_sizes[d])
-    if any(slice_sizes[d] == 0 for d in dropped):  # an empty collapsed slice: nothing to read
+    # Nothing to read (an empty output, or an empty collapsed slice): zeros, whether or not the slices fit
+    # in the operand.
+    if 0 in out_shape or any(slice_sizes[d] == 0 for d in dropped):
         return np.zeros(out_shape, operand.dtype)
 
     fill = mode is GatherScatterMode.FILL_OR_DROP
@@ -462,9 +467,12 @@ def _scatter_abstract_eval(name: str) -> Callable:
                 f"{name}: the non-window dims of updates {updates.str_short()} have sizes {scatter_sizes}, "
                 f"but must equal the batch dims of indices {indices.str_short()}, {indices.shape[:-1]}."
             )
+        # With no index vectors nothing is written, so windows may be larger than the operand, as a gather's
+        # slices may: then the transpose of every valid gather is a valid scatter (JAX rejects this case).
+        no_writes = 0 in indices.shape[:-1]
         for k, d in enumerate(window_dims):
             size = updates.shape[dn.update_window_dims[k]]
-            if size > operand.shape[d]:
+            if size > operand.shape[d] and not no_writes:
                 raise ShapeError(
                     f"{name}: update window dim {dn.update_window_dims[k]} of updates {updates.str_short()} "
                     f"has size {size}, larger than operand {operand.str_short()} dim {d}."
@@ -621,6 +629,12 @@ def _gather_like_scatter(
     """Gather from ``x`` (of the operand's shape) the element each update of a scatter with ``params`` targets;
     the result has the updates' shape. Update windows a scatter would drop read ``fill_value``."""
     dn = params["dimension_numbers"]
+    if any(x.shape[d] == 0 for d in dn.inserted_window_dims):
+        # An empty inserted dim has no position for any index: the scatter wrote no update, whatever the
+        # mode. The gather would need slice size 1 on that empty dim, which gather rejects for non-empty
+        # indices (as JAX's does: there grad of zeros(0).at[i].add(w, mode="drop") raises instead of zeros).
+        fill = default_fill_value(x.dtype) if fill_value is None else fill_value
+        return _filled(updates_shape, x.dtype, fill)
     dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
     window_sizes = iter(updates_shape[d] for d in dn.update_window_dims)
     slice_sizes = tuple(1 if d in dropped else next(window_sizes) for d in range(x.ndim))
