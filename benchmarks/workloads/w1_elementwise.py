@@ -2,7 +2,10 @@
 
 Each call returns a new array (jit libraries may recycle the memory of results the caller dropped, as
 allocators do). The ``in place`` cases donate the input (``donate_argnums``) so the result is written over
-it. numpy spells ``x**3`` as ``x*x*x`` (its float32 ``x**3`` goes through ``pow``, 10-45x slower; jax and
+it; since each call feeds gelu its own last output, the values decay towards 0 and ``x*x*x`` passes through
+the subnormal range for many calls, which costs IEEE arithmetic (numpy's, ours) tens of cycles per element but
+not XLA, which flushes subnormals to zero: compare the in-place rows across libraries with that in mind.
+numpy spells ``x**3`` as ``x*x*x`` (its float32 ``x**3`` goes through ``pow``, 10-45x slower; jax and
 functorch_lite lower integer powers to multiplications). ``first_call_s`` is the first call: trace and
 compile (for functorch_lite: a C compiler call, or a disk-cache hit).
 """
