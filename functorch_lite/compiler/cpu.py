@@ -240,12 +240,18 @@ def find_compiler() -> str:
 
 
 def _cpu_signature() -> str:
+    """The first processor's vendor, model and flags (what ``-march=native`` sees). Only the first block of
+    /proc/cpuinfo is read: every process's first jit pays for it, and on a large server the file is
+    hundreds of kilobytes."""
     try:
+        lines = []
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            lines = [
-                ln for ln in f.read().splitlines() if ln.startswith(("model name", "flags", "vendor_id"))
-            ]
-        return hashlib.sha256("\n".join(sorted(set(lines))).encode()).hexdigest()[:16]
+            for ln in f:
+                if not ln.strip() and lines:
+                    break
+                if ln.startswith(("model name", "flags", "vendor_id")):
+                    lines.append(ln.rstrip("\n"))
+        return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
     except OSError:
         import platform
 
