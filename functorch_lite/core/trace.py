@@ -445,6 +445,23 @@ class Tracer:
         return f"Traced<{self.aval.str_short()}>with<{type(self._trace).__name__}>"
 
 
+class LazyAvalTracer(Tracer):
+    """A tracer whose ``aval`` is derived from the value it carries, on first use: the rules of eager
+    transforms (JVP, batching) work on the carried values, and most results never need their type."""
+
+    __slots__ = ("_aval",)
+
+    def _compute_aval(self) -> ShapedArray:
+        raise NotImplementedError
+
+    @property
+    def aval(self) -> ShapedArray:
+        aval = self._aval
+        if aval is None:
+            aval = self._aval = self._compute_aval()
+        return aval
+
+
 def aval_of(x: Any) -> ShapedArray:
     """The ShapedArray of an Array, a tracer, a NumPy array or a Python scalar."""
     if type(x) is Array:  # the common case first: transforms call this for every value they touch

@@ -23,6 +23,7 @@ from ..core.errors import UnexpectedTracerError
 from ..core.jaxpr import Jaxpr, Literal, Var
 from ..core.staging import StagingTrace, StagingTracer
 from ..core.trace import (
+    LazyAvalTracer,
     Primitive,
     ShapedArray,
     Trace,
@@ -87,10 +88,10 @@ def add_tangents(a: Any, b: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------
 
 
-class JVPTracer(Tracer):
+class JVPTracer(LazyAvalTracer):
     """A primal value paired with its tangent (a value of the rule trace, or a symbolic Zero)."""
 
-    __slots__ = ("_aval", "primal", "tangent")
+    __slots__ = ("primal", "tangent")
 
     def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
         self._trace = trace
@@ -98,13 +99,8 @@ class JVPTracer(Tracer):
         self.tangent = tangent
         self._aval = None
 
-    @property
-    def aval(self) -> ShapedArray:
-        # Computed on first use (the primal's type): JVP rules work on primal and tangent directly.
-        aval = self._aval
-        if aval is None:
-            aval = self._aval = aval_of(self.primal)
-        return aval
+    def _compute_aval(self) -> ShapedArray:
+        return aval_of(self.primal)
 
 
 class JVPTrace(Trace):

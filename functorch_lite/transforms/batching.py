@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.errors import UnexpectedTracerError
 from ..core.trace import (
+    LazyAvalTracer,
     Primitive,
     ShapedArray,
     Trace,
@@ -27,10 +28,10 @@ from ..core.trace import (
 )
 
 
-class BatchTracer(Tracer):
+class BatchTracer(LazyAvalTracer):
     """A batched value: ``val`` carries the batch along dimension ``bdim``; ``aval`` is one element's type."""
 
-    __slots__ = ("_aval", "val", "bdim")
+    __slots__ = ("val", "bdim")
 
     def __init__(self, trace: BatchTrace, val: Any, bdim: int):
         self._trace = trace
@@ -38,15 +39,9 @@ class BatchTracer(Tracer):
         self.bdim = bdim
         self._aval = None
 
-    @property
-    def aval(self) -> ShapedArray:
-        # Computed on first use: batching rules work on ``val`` and most results never need it.
-        aval = self._aval
-        if aval is None:
-            full, bdim = aval_of(self.val), self.bdim
-            shape = full.shape[:bdim] + full.shape[bdim + 1 :]
-            aval = self._aval = ShapedArray(shape, full.dtype, full.weak_type)
-        return aval
+    def _compute_aval(self) -> ShapedArray:
+        full, bdim = aval_of(self.val), self.bdim
+        return ShapedArray(full.shape[:bdim] + full.shape[bdim + 1 :], full.dtype, full.weak_type)
 
 
 class BatchTrace(Trace):
