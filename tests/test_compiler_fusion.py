@@ -145,6 +145,22 @@ def test_source_is_deterministic():
 
 
 @needs_cc
+def test_identical_kernels_are_compiled_once():
+    # sin stays a numpy call on the CPU, so each gelu below is its own kernel: three kernel steps, all of the
+    # same structure (the later two write their input in place, which is a different structure)
+    def f(x):
+        return gelu(fnp.sin(gelu(fnp.sin(gelu(x)))))
+
+    x = fnp.asarray(np.linspace(-3, 3, 4096, dtype=np.float32).reshape(64, 64))
+    text = fl.jit(f).lower(x).as_text()
+    plan, c_source = text.split("# ---- fused kernels")
+    assert plan.count("_kern") == 3
+    assert c_source.count("FL_EXPORT int k") == 2  # the first kernel, and the in-place one once
+    expected = f(x)
+    np.testing.assert_allclose(np.asarray(fl.jit(f)(x)), np.asarray(expected), rtol=2e-6, atol=1e-6)
+
+
+@needs_cc
 def test_donated_input_is_written_in_place():
     f = fl.jit(gelu, donate_argnums=0)
     x = fnp.asarray(np.linspace(-3, 3, 100_000, dtype=np.float32))

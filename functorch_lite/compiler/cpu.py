@@ -2,7 +2,7 @@
 
 All kernels of one jit go into one translation unit and one compiler call (``-O3 -march=native``, never
 ``-ffast-math``, ``-ffp-contract=off``). What every kernel library shares (reading ndarray objects,
-collapsing dimensions, the OpenMP launcher, the vector maths) is a runtime library, built and cached the
+collapsing dimensions, the OpenMP launcher) is a runtime library, built and cached the
 same way once per machine and loaded ``RTLD_GLOBAL`` so kernel libraries link to it at load time. The
 shared objects are cached
 under a per-user directory (``$FUNCTORCH_LITE_CACHE_DIR``, else ``$XDG_CACHE_HOME/functorch_lite/kernels``,
@@ -60,7 +60,6 @@ BASE_FLAGS = (
     "-ffp-contract=off",  # no FMA contraction: results equal numpy's bit for bit
     "-fno-math-errno",  # lets sqrt and rounding vectorise; no IEEE change (never -ffast-math)
     "-fno-trapping-math",  # lets selects be computed branch-free (we never enable FP traps)
-    "-fopenmp-simd",  # the SIMD-clone declarations of the runtime's vector maths
     "-fwrapv",
     "-fno-strict-aliasing",
     "-fvisibility=hidden",
@@ -390,12 +389,13 @@ class Library:
 
 
 _runtime: Library | None = None
+_runtime_lock = threading.Lock()
 
 
 def runtime() -> Library:
     """The kernel runtime library (built and cached like kernels; loaded once, RTLD_GLOBAL)."""
     global _runtime
-    with _lock:
+    with _runtime_lock:
         if _runtime is None:
             cc = find_compiler()
             fl = flags() + OPENMP_FLAGS
@@ -464,26 +464,48 @@ def _load(material: str, source: Any) -> Library:
     cc = find_compiler()
     fl = flags()
     with _lock:
-        runtime()
+        if _runtime is None:
+            _start_runtime(cc)
         key = cache_key(material, cc, fl)
         lib = _loaded.get(key)
         if lib is None:
-            lib = _load_or_build(source, key, cc, fl)
+            lib = _load_or_build(source, key, cc, fl, before_load=runtime)
             _loaded[key] = lib
         else:
             stats["memory_hits"] += 1
         return lib
 
 
+def _start_runtime(cc: str) -> None:
+    """Build (or load) the runtime on a thread while the caller compiles its kernels: on a cold cache the
+    two compiler processes run side by side. Kernel libraries are loaded only after ``runtime()``
+    returns, which waits for the thread (and raises its error again, if it had one)."""
+    toolchain(cc)  # probe the compiler once, here, rather than in both threads
+
+    def work() -> None:
+        try:
+            runtime()
+        except Exception:  # noqa: BLE001 - the caller's own runtime() call raises it
+            pass
+
+    threading.Thread(target=work, name="functorch_lite-runtime", daemon=True).start()
+
+
 def _load_or_build(
-    source: Any, key: str, cc: str, fl: tuple[str, ...], mode: int = ctypes.DEFAULT_MODE
+    source: Any,
+    key: str,
+    cc: str,
+    fl: tuple[str, ...],
+    mode: int = ctypes.DEFAULT_MODE,
+    before_load: Any = None,
 ) -> Library:
-    """``source``: the translation unit, or a function giving it (called only if it must be compiled)."""
+    """``source``: the translation unit, or a function giving it (called only if it must be compiled);
+    ``before_load`` runs before the library is loaded (the runtime it links against)."""
     directory = cache_dir() if settings.disk_cache else _session_dir()
     so = os.path.join(directory, key + ".so")
     digest_path = so + ".sha256"
     if os.path.exists(so):
-        lib = _try_load(so, digest_path, key, mode)
+        lib = _try_load(so, digest_path, key, mode, before_load)
         if lib is not None:
             stats["disk_hits"] += 1
             return lib
@@ -491,7 +513,7 @@ def _load_or_build(
     lock_fd = _lock_file(os.path.join(directory, key + ".lock"))
     try:
         if os.path.exists(so):  # another process built it while we waited
-            lib = _try_load(so, digest_path, key, mode)
+            lib = _try_load(so, digest_path, key, mode, before_load)
             if lib is not None:
                 stats["disk_hits"] += 1
                 return lib
@@ -499,7 +521,7 @@ def _load_or_build(
         _compile(source() if callable(source) else source, so, digest_path, directory, cc, fl)
     finally:
         _unlock(lock_fd)
-    lib = _try_load(so, digest_path, key, mode)
+    lib = _try_load(so, digest_path, key, mode, before_load)
     if lib is None:
         raise BuildError(f"the kernel library {so} just built cannot be loaded")
     return lib
@@ -517,7 +539,9 @@ def _session_dir() -> str:
     return _session
 
 
-def _try_load(so: str, digest_path: str, key: str, mode: int = ctypes.DEFAULT_MODE) -> Library | None:
+def _try_load(
+    so: str, digest_path: str, key: str, mode: int = ctypes.DEFAULT_MODE, before_load: Any = None
+) -> Library | None:
     """Load a cached entry after checking its owner, permissions and digest; delete it if it is corrupt."""
     if not (_safe_file(so) and _safe_file(digest_path)):
         if os.path.exists(so) and not _safe_file(so):
@@ -538,6 +562,8 @@ def _try_load(so: str, digest_path: str, key: str, mode: int = ctypes.DEFAULT_MO
     if hashlib.sha256(data).hexdigest() != expected:
         _remove(so, digest_path)
         return None
+    if before_load is not None:
+        before_load()
     try:
         return Library(so, key, mode)
     except OSError:

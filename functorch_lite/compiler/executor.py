@@ -201,7 +201,7 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
         if step.kind == "kernel":
             in_place[k] = _in_place_targets(step, k, owner_of, last_read, owned_by_us, reused)
             step.kernel.aliased = bool(in_place[k])
-    kernels = [s.kernel for s in steps if s.kind == "kernel"]
+    kernels = _distinct_kernels(steps)
     c_source = None
     if kernels:
         try:
@@ -249,6 +249,16 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<functorch_lite.jit>", "exec"), namespace)  # our own generated code only
     return CompiledPlan(source, namespace["run"], jaxpr, c_source)
+
+
+def _distinct_kernels(steps: list) -> list:
+    """The kernels to compile, each structure once: a step whose kernel repeats an earlier one's (a layer
+    applied twice, a chain repeated) calls the earlier function, so the compiler sees it once."""
+    first: dict[str, Any] = {}
+    for step in steps:
+        if step.kind == "kernel":
+            step.kernel = first.setdefault(step.kernel.structure(), step.kernel)
+    return list(first.values())
 
 
 def _steps_are_ordered(jaxpr: Jaxpr, steps: list) -> bool:

@@ -110,6 +110,10 @@ class Kernel:
     def reductions(self) -> list[Op]:
         return [op for op in self.ops if op.op in REDUCTIONS]
 
+    def structure(self) -> str:
+        """Everything that determines the compiled code except the name (equal for identical kernels)."""
+        return repr(self)[len(f"Kernel(name={self.name!r}") :]
+
     def summary(self) -> str:
         """A one-line description for comments: the primitives it computes."""
         names = [op.op for op in self.ops if op.op not in ("load", "const")]
