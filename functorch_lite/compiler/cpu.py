@@ -40,7 +40,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-import shlex
 import stat
 import sys
 import threading
@@ -91,13 +90,21 @@ def _default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _split_flags(text: str) -> tuple[str, ...]:
+    if not text.strip():
+        return ()
+    import shlex  # only when flags are given: every process's first jit reads the settings
+
+    return tuple(shlex.split(text))
+
+
 class Settings:
     """Process-wide knobs (tests change them; the environment sets the defaults)."""
 
     def __init__(self) -> None:
         env = os.environ.get
         self.cc: str = env("FUNCTORCH_LITE_CC") or env("CC") or "cc"
-        self.extra_flags: tuple = tuple(shlex.split(env("FUNCTORCH_LITE_CFLAGS", "")))
+        self.extra_flags: tuple = _split_flags(env("FUNCTORCH_LITE_CFLAGS", ""))
         self.cache_dir: str | None = env("FUNCTORCH_LITE_CACHE_DIR")
         self.disk_cache: bool = not _env_flag("FUNCTORCH_LITE_DISABLE_DISK_CACHE")
         self.save_source: bool = _env_flag("FUNCTORCH_LITE_SAVE_SOURCE")
@@ -399,7 +406,7 @@ def runtime() -> Library:
         if _runtime is None:
             cc = find_compiler()
             fl = flags() + OPENMP_FLAGS
-            key = cache_key("runtime", cc, fl)  # its source is determined by the code version
+            key = _runtime_key(cc)
             _quiet_openmp()
             lib = _load_or_build(render.render_runtime, key, cc, fl, mode=ctypes.RTLD_GLOBAL)
             ctypes.c_void_p.in_dll(lib.cdll, "functorch_lite_ndarray_type").value = id(np.ndarray)
@@ -449,7 +456,7 @@ def build(kernels: list[Kernel]) -> tuple[Library, Any]:
             cached.append(render.render_c(kernels))
         return cached[0]
 
-    material = "ir\0" + "\0".join(repr(k) for k in kernels)
+    material = "ir\0" + "\0".join(f"{k.name}:{k.structure()}" for k in kernels)
     return _load(material, source), source
 
 
@@ -476,11 +483,17 @@ def _load(material: str, source: Any) -> Library:
         return lib
 
 
+def _runtime_key(cc: str) -> str:
+    return cache_key("runtime", cc, flags() + OPENMP_FLAGS)  # its source is determined by the code version
+
+
 def _start_runtime(cc: str) -> None:
-    """Build (or load) the runtime on a thread while the caller compiles its kernels: on a cold cache the
-    two compiler processes run side by side. Kernel libraries are loaded only after ``runtime()``
-    returns, which waits for the thread (and raises its error again, if it had one)."""
-    toolchain(cc)  # probe the compiler once, here, rather than in both threads
+    """If the runtime must be compiled, build it on a thread while the caller compiles its kernels: on a
+    cold cache the two compiler processes run side by side. Kernel libraries are loaded only after
+    ``runtime()`` returns, which waits for the thread (and raises its error again, if it had one). A
+    cached runtime is loaded by that call directly (a thread would only wait for the GIL)."""
+    if settings.disk_cache and os.path.exists(os.path.join(cache_dir(), _runtime_key(cc) + ".so")):
+        return
 
     def work() -> None:
         try:

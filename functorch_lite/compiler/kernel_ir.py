@@ -23,7 +23,6 @@ Example (``out = tanh(x) * y`` with ``y`` of shape ``(n1,)`` broadcast over rows
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -65,18 +64,51 @@ class Op(NamedTuple):
     attr: Any = None
 
 
-@dataclass
-class Kernel:
-    """A fused loop nest: see the module docstring."""
+def _spell(attr: Any) -> str:
+    if isinstance(attr, np.generic):
+        return f"{attr.dtype.str}:{attr.tobytes().hex()}"
+    if isinstance(attr, np.dtype):
+        return attr.str
+    return repr(attr)
 
-    name: str
-    rank: int
-    inner: tuple[int, ...]
-    params: list[Param]
-    ops: list[Op]
-    stores: list[tuple[int, int]]  # (param index, value id)
-    aliased: bool = False  # an output may share memory with an input (in-place): no ``restrict``
-    _levels: dict[int, bool] = field(default_factory=dict, repr=False)
+
+class Kernel:
+    """A fused loop nest: see the module docstring. (A plain class: defining a dataclass costs about a
+    millisecond of every process's first jit.)"""
+
+    __slots__ = ("name", "rank", "inner", "params", "ops", "stores", "aliased", "_levels")
+
+    def __init__(
+        self,
+        name: str,
+        rank: int,
+        inner: tuple[int, ...],
+        params: list[Param],
+        ops: list[Op],
+        stores: list[tuple[int, int]],  # (param index, value id)
+        aliased: bool = False,  # an output may share memory with an input (in-place): no ``restrict``
+    ):
+        self.name, self.rank, self.inner = name, rank, inner
+        self.params, self.ops, self.stores, self.aliased = params, ops, stores, aliased
+        self._levels: dict[int, bool] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"Kernel(name={self.name!r}, rank={self.rank!r}, inner={self.inner!r}, params={self.params!r}, "
+            f"ops={self.ops!r}, stores={self.stores!r}, aliased={self.aliased!r})"
+        )
+
+    def structure(self) -> str:
+        """Everything that determines the compiled code except the name, as text: equal for identical
+        kernels, and with the name, the disk cache's key. Constants are spelled by their bits (``-0.0`` and
+        ``0.0`` differ); dtypes by their short codes (``repr`` of a dtype is slow, and every process's
+        first jit computes this)."""
+        parts = [f"{self.rank};{self.inner};{self.aliased};{self.stores}"]
+        for p in self.params:
+            parts.append(f"{p.name},{p.dtype.str},{p.ndim},{p.emb},{p.is_output}")
+        for o in self.ops:
+            parts.append(f"{o.out},{o.op},{o.args},{o.dtype.str},{_spell(o.attr)}")
+        return "|".join(parts)
 
     @property
     def outer(self) -> tuple[int, ...]:
@@ -109,10 +141,6 @@ class Kernel:
 
     def reductions(self) -> list[Op]:
         return [op for op in self.ops if op.op in REDUCTIONS]
-
-    def structure(self) -> str:
-        """Everything that determines the compiled code except the name (equal for identical kernels)."""
-        return repr(self)[len(f"Kernel(name={self.name!r}") :]
 
     def summary(self) -> str:
         """A one-line description for comments: the primitives it computes."""
