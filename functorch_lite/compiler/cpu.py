@@ -288,12 +288,15 @@ def toolchain(cc: str) -> dict:
             table = {}
     info = table.get(record)
     if info is None:
-        info = {
-            "version": _run([cc, "-dumpfullversion", "-dumpversion"]),
-            "machine": _run([cc, "-dumpmachine"]),
-        }
+        version, machine, help_text = _run_all(
+            [
+                [cc, "-dumpfullversion", "-dumpversion"],
+                [cc, "-dumpmachine"],
+                [cc, "-march=native", "-Q", "--help=target"],
+            ]
+        )
+        info = {"version": version, "machine": machine}
         march = "native"
-        help_text = _run([cc, "-march=native", "-Q", "--help=target"])
         for line in help_text.splitlines():
             parts = line.split()
             if len(parts) >= 2 and parts[0] == "-march=":
@@ -308,13 +311,25 @@ def toolchain(cc: str) -> dict:
     return info
 
 
-def _run(cmd: list[str]) -> str:
+def _run_all(cmds: list[list[str]]) -> list[str]:
+    """The standard output of each command (``"unknown"`` where it fails), the commands run side by side."""
     import subprocess  # here, not at the top: a process whose kernels are all cached never spawns one
 
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    procs: list[Any] = []
+    for cmd in cmds:
+        try:
+            procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+        except OSError:
+            procs.append(None)
+    outputs = []
+    for proc in procs:
+        try:
+            outputs.append(proc.communicate(timeout=60)[0].strip() if proc else "unknown")
+        except subprocess.SubprocessError:
+            proc.kill()
+            proc.communicate()
+            outputs.append("unknown")
+    return outputs
 
 
 def _atomic_write(path: str, data: bytes) -> None:
@@ -334,6 +349,12 @@ def _atomic_write(path: str, data: bytes) -> None:
 
 def flags() -> tuple[str, ...]:
     return BASE_FLAGS + tuple(settings.extra_flags)
+
+
+def runtime_flags() -> tuple[str, ...]:
+    """The runtime's flags: the kernels' at ``-O1`` (its code runs once per kernel call, not per element, and
+    ``-O3`` more than doubles its compile time, which a cold cache waits for), with OpenMP."""
+    return tuple("-O1" if f == "-O3" else f for f in flags()) + OPENMP_FLAGS
 
 
 _versions: dict[str, str] = {}
@@ -405,7 +426,7 @@ def runtime() -> Library:
     with _runtime_lock:
         if _runtime is None:
             cc = find_compiler()
-            fl = flags() + OPENMP_FLAGS
+            fl = runtime_flags()
             key = _runtime_key(cc)
             _quiet_openmp()
             lib = _load_or_build(render.render_runtime, key, cc, fl, mode=ctypes.RTLD_GLOBAL)
@@ -456,7 +477,7 @@ def build(kernels: list[Kernel]) -> tuple[Library, Any]:
             cached.append(render.render_c(kernels))
         return cached[0]
 
-    material = "ir\0" + "\0".join(f"{k.name}:{k.structure()}" for k in kernels)
+    material = "ir\0" + "\0".join(f"{k.name}:{k.aliased}:{k.structure()}" for k in kernels)
     return _load(material, source), source
 
 
@@ -484,7 +505,7 @@ def _load(material: str, source: Any) -> Library:
 
 
 def _runtime_key(cc: str) -> str:
-    return cache_key("runtime", cc, flags() + OPENMP_FLAGS)  # its source is determined by the code version
+    return cache_key("runtime", cc, runtime_flags())  # its source is determined by the code version
 
 
 def _start_runtime(cc: str) -> None:

@@ -253,11 +253,14 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
 
 def _distinct_kernels(steps: list) -> list:
     """The kernels to compile, each structure once: a step whose kernel repeats an earlier one's (a layer
-    applied twice, a chain repeated) calls the earlier function, so the compiler sees it once."""
+    applied twice, a chain repeated) calls the earlier function, so the compiler sees it once. If one of
+    the steps writes in place, the shared kernel is compiled for that (``aliased``: no ``restrict``)."""
     first: dict[str, Any] = {}
     for step in steps:
         if step.kind == "kernel":
-            step.kernel = first.setdefault(step.kernel.structure(), step.kernel)
+            kernel = first.setdefault(step.kernel.structure(), step.kernel)
+            kernel.aliased |= step.kernel.aliased
+            step.kernel = kernel
     return list(first.values())
 
 

@@ -99,11 +99,11 @@ class Kernel:
         )
 
     def structure(self) -> str:
-        """Everything that determines the compiled code except the name, as text: equal for identical
-        kernels, and with the name, the disk cache's key. Constants are spelled by their bits (``-0.0`` and
+        """What the kernel computes, as text: equal for kernels that differ only in their name and in
+        ``aliased``; with those two, the disk cache's key. Constants are spelled by their bits (``-0.0`` and
         ``0.0`` differ); dtypes by their short codes (``repr`` of a dtype is slow, and every process's
         first jit computes this)."""
-        parts = [f"{self.rank};{self.inner};{self.aliased};{self.stores}"]
+        parts = [f"{self.rank};{self.inner};{self.stores}"]
         for p in self.params:
             parts.append(f"{p.name},{p.dtype.str},{p.ndim},{p.emb},{p.is_output}")
         for o in self.ops:

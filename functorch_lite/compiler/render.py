@@ -108,7 +108,7 @@ class Dialect(NamedTuple):
 
 C = Dialect(
     name="c",
-    inline="static inline",
+    inline="static inline __attribute__((always_inline))",
     restrict="__restrict__",
     f2i="fl_f2i",
     i2f="fl_i2f",
