@@ -816,18 +816,25 @@ class CRenderer:
                     lines.append(f"const i64 s{p}_{d} = A->s[{p}][{d}];")
         if k.inner:
             b.plan_scratch()
+        rows = self._output_rows(k, b)
+        row_pointers = []
         for j, v in enumerate(b.scratch):
             t = ctype(b.ops[v].dtype)
-            lines.append(f"{t}* const sc{v} = ({t}*)A->sc[{j}] + (i64)tid * A->sc_n;")
+            name = f"scb{v}" if v in rows else f"sc{v}"
+            lines.append(f"{t}* const {name} = ({t}*)A->sc[{j}] + (i64)tid * A->sc_n;")
+            if v in rows:
+                p, last = rows[v], k.inner[0]
+                at = f"p{p} + {self._at(k, p, k.outer, None)}"
+                row_pointers.append(f"{t}* const sc{v} = s{p}_{last} == 1 ? {at} : scb{v};")
         if not k.outer:
-            lines.extend(self._outer_body(k, b, None))
+            lines.extend(row_pointers + self._outer_body(k, b, None))
         else:
             lines.append("const int pax = A->pax;")
             for d in k.outer:
                 lines.append(f"const i64 b{d} = pax == {d} ? lo : 0, e{d} = pax == {d} ? hi : n{d};")
             last = k.outer[-1]
             if k.inner:
-                lines.extend(self._loops(k.outer, self._outer_body(k, b, None), bounds=True))
+                lines.extend(self._loops(k.outer, row_pointers + self._outer_body(k, b, None), bounds=True))
             else:  # elementwise: the innermost loop in a unit-stride and a strided version
                 fast = self._loops(k.outer, self._outer_body(k, b, last), bounds=True, ivdep=k.aliased)
                 slow = self._loops(k.outer, self._outer_body(k, b, None), bounds=True)
@@ -841,6 +848,25 @@ class CRenderer:
                     + self._entry(k, b)
                 )
         return self._body_function(f"{k.name}_body", lines) + self._entry(k, b)
+
+    @staticmethod
+    def _output_rows(k: Kernel, b: _Body) -> dict[int, int]:
+        """Scratch values kept in an output's row instead (value -> output param), where that output is a
+        contiguous row of the same dtype written only by the last pass: softmax's ``exp(x - max)`` goes
+        straight into the output row, and the last pass divides it in place. The row's write-allocate
+        then overlaps the exp pass's arithmetic instead of the last pass's stores (12% on softmax here).
+        Not for in-place kernels (the output row may be an input row still to be read), several inner
+        axes, or an output shared between outer points (a broadcast output row)."""
+        if k.aliased or len(k.inner) != 1:
+            return {}
+        free = [p for p, _ in b.final_stores() if all(e >= 0 for e in k.params[p].emb)]
+        rows: dict[int, int] = {}
+        for v in b.scratch:
+            match = next((p for p in free if k.params[p].dtype == b.ops[v].dtype), None)
+            if match is not None:
+                rows[v] = match
+                free.remove(match)
+        return rows
 
     @staticmethod
     def _body_function(name: str, lines: list[str], vectorise: bool = True) -> str:
