@@ -239,11 +239,15 @@ def _helper_source(name: str, d: Dialect) -> str:
     if what == "expf":
         return (
             f"{q} f32 fl_expf(f32 x) {{\n"
-            "  /* a NaN passes both clamps (compare false) and every operation after them, so it comes out as\n"
-            "     itself (quieted), as from numpy */\n"
-            "  f32 c = x > 88.75f ? 88.75f : x;\n"
-            "  c = c < -104.0f ? -104.0f : c;\n"
-            "  return fl_expcore(c);\n}\n"
+            "  /* clamp x to [-104, 88.75] on its bits (one integer min each, where float compares that keep\n"
+            "     NaN cost four instructions): as signed integers positive floats keep their order and all\n"
+            "     negatives are below 88.75; as unsigned, negatives order by magnitude above all positives */\n"
+            f"  i32 b = {d.f2i}(x);\n"
+            "  b = b < 0x42B18000 ? b : 0x42B18000;\n"
+            "  u32 u = (u32)b;\n"
+            "  u = u < 0xC2D00000u ? u : 0xC2D00000u;\n"
+            f"  const f32 y = fl_expcore({d.i2f}((i32)u));\n"
+            "  return x != x ? x : y;\n}\n"
         )
     if what == "tanhf":
         fma = "__builtin_fmaf" if d is C else "fmaf"
