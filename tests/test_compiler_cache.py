@@ -173,6 +173,19 @@ def test_concurrent_builders(tmp_path):
     assert len([n for n in names if n.endswith(".so")]) == 2  # the runtime and the one kernel library
 
 
+def test_toolchain_record_names_the_compiler(cache, monkeypatch):
+    monkeypatch.setattr(cpu, "_toolchain_cache", {})  # probe again, for this cache directory
+    info = cpu.toolchain(cpu.find_compiler())
+    assert " version " in f" {info['version']} " and info["machine"] != "unknown" and info["march"]
+    with open(cache / "toolchain.txt", encoding="utf-8") as f:  # remembered: a new process spawns nothing
+        assert info["version"] in f.read()
+    assert cpu._probe(os.path.join(str(cache), "no-such-cc")) == {
+        "version": "unknown",
+        "machine": "unknown",
+        "march": "native",
+    }
+
+
 def test_no_compiler_runs_on_numpy_with_one_warning(monkeypatch):
     monkeypatch.setattr(cpu.settings, "cc", "/nonexistent/path/to/cc")
     monkeypatch.setattr(cpu.settings, "min_elements", 0)
