@@ -202,6 +202,7 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
             in_place[k] = _in_place_targets(step, k, owner_of, last_read, owned_by_us, reused)
             step.kernel.aliased = bool(in_place[k])
     kernels = _distinct_kernels(steps)
+    strided = _StridedKernels(kernels)
     c_source = None
     if kernels:
         try:
@@ -219,7 +220,9 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
     for k, step in enumerate(steps):
         if step.kind == "kernel":
             lines.extend(
-                _kernel_lines(step, library, in_place[k], names, namespace, fresh, constant, consts, jaxpr)
+                _kernel_lines(
+                    step, library, strided, in_place[k], names, namespace, fresh, constant, consts, jaxpr
+                )
             )
             continue
         eqn = step.eqn
@@ -330,8 +333,10 @@ def _in_place_targets(
     return targets
 
 
-def _kernel_lines(step, library, in_place, names, namespace, fresh, constant, consts, jaxpr) -> list[str]:
-    """``outs = buffers; if kernel(dims, ins..., outs...): outs = numpy_fallback(ins...)``."""
+def _kernel_lines(
+    step, library, strided, in_place, names, namespace, fresh, constant, consts, jaxpr
+) -> list[str]:
+    """``outs = buffers; if kernel(dims, ins..., outs...): outs = fallback(ins...)``."""
     kernel = step.kernel
     fn = library.function(kernel.name, 1 + len(kernel.params))
     kname = constant(fn, "_kern")
@@ -355,7 +360,7 @@ def _kernel_lines(step, library, in_place, names, namespace, fresh, constant, co
             lines.append(f"    {name} = _empty({constant(shape, '_shape')}, {constant(dtype, '_dt')})")
             namespace["_empty"] = np.empty
     unique = list(dict.fromkeys(step.inputs))
-    fallback = constant(_fallback(step, unique, jaxpr, consts), "_fallback")
+    fallback = constant(_fallback(step, unique, jaxpr, consts, strided), "_fallback")
     lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
     lines.append(f"    if {kname}({dims}, {', '.join(ins + outs)}):")
     lines.append(f"        {lhs} = {fallback}({', '.join(names[x] for x in unique)})")
@@ -364,14 +369,47 @@ def _kernel_lines(step, library, in_place, names, namespace, fresh, constant, co
     return lines
 
 
-def _fallback(step: Any, inputs: list, jaxpr: Jaxpr, consts: list) -> Any:
-    """The group's equations as a numpy plan (for inputs the kernel does not take: other array types,
-    unaligned memory), built on first use; on GPU arrays the same group runs as CuPy kernels."""
+class _StridedKernels:
+    """A plan's elementwise kernels compiled for any strides, built the first time one of its steps meets
+    an innermost stride other than 1 (a transposed or sliced argument, a strided donated buffer)."""
+
+    def __init__(self, kernels: list):
+        self.kernels = [k for k in kernels if k.elementwise]
+        self.library: Any = None
+        self.failed = False
+
+    def run(self, step: Any, inputs: list, values: tuple) -> tuple | None:
+        """``step``'s outputs (fresh arrays) computed by its strided kernel; None if that cannot run."""
+        if not step.kernel.elementwise or self.failed:
+            return None
+        if self.library is None:
+            try:
+                self.library = cpu.build(self.kernels, strided=True)[0]
+            except (cpu.CompilerUnavailable, cpu.BuildError):
+                self.failed = True
+                return None
+        kernel = step.kernel
+        fn = self.library.function(kernel.name, 1 + len(kernel.params))
+        value_of = dict(zip(inputs, values))
+        ins = [np.asarray(value_of[x]) for x in step.inputs]
+        outs = [np.empty(v.aval.shape, v.aval.dtype) for v in step.outputs]
+        if fn(np.array(step.dims, dtype=np.int64), *ins, *outs):
+            return None  # not an ndarray, unaligned...: numpy runs it
+        return tuple(outs)
+
+
+def _fallback(step: Any, inputs: list, jaxpr: Jaxpr, consts: list, strided: _StridedKernels) -> Any:
+    """What runs a kernel step whose kernel refused its arrays: the strided version of an elementwise
+    kernel, else the group's equations as a numpy plan (other array types, unaligned memory), built on
+    first use; on GPU arrays the same group runs as CuPy kernels."""
     const_of = dict(zip(jaxpr.constvars, consts))
     built: list = []
     stats = cpu.stats
 
     def numpy_run(*values: Any) -> Any:
+        outs = strided.run(step, inputs, values)
+        if outs is not None:
+            return outs
         stats["fallbacks"] += 1
         if not built:
             used = {v for e in step.eqns for v in e.invars if type(v) is Var}

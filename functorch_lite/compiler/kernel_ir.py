@@ -115,6 +115,11 @@ class Kernel:
         return tuple(d for d in range(self.rank) if d not in self.inner)
 
     @property
+    def elementwise(self) -> bool:
+        """No reductions, at least one axis: its strided loop is compiled apart (``render.render_c``)."""
+        return not self.inner and self.rank > 0
+
+    @property
     def loop_order(self) -> tuple[int, ...]:
         """Outer axes first (the loop nest), then the inner axes (each reduction's loop)."""
         return self.outer + tuple(self.inner)

@@ -800,11 +800,15 @@ class CRenderer:
     them (returning 1, so that the caller falls back to numpy, on anything unexpected), collapse
     dimensions that every array steps through contiguously, and run the body, on several OpenMP threads
     above a size threshold. Every innermost loop comes in two versions, unit stride (vectorised) and
-    general strides. Reductions accumulate into 8 partial results (vectorisable, and more accurate than
-    one running sum).
+    general strides; for elementwise kernels the second is a separate translation unit (``strided``),
+    compiled only when a plan first meets such strides. Reductions accumulate into 32 partial results
+    (vectorisable, and more accurate than one running sum).
     """
 
     dialect = C
+
+    def __init__(self, strided: bool = False):
+        self.strided = strided
 
     def kernel(self, k: Kernel, e: Emitter) -> str:
         b = _Body(k, e)
@@ -839,18 +843,16 @@ class CRenderer:
             last = k.outer[-1]
             if k.inner:
                 lines.extend(self._loops(k.outer, row_pointers + self._outer_body(k, b, None), bounds=True))
-            else:  # elementwise: the innermost loop in a unit-stride and a strided version
-                fast = self._loops(k.outer, self._outer_body(k, b, last), bounds=True, ivdep=k.aliased)
+            elif self.strided:  # elementwise, any strides: the version built only when first needed
                 slow = self._loops(k.outer, self._outer_body(k, b, None), bounds=True)
-                contig = self._contiguous(k, last, outputs=True)
-                return (
-                    self._body_function(f"{k.name}_strided", [*lines, *slow], vectorise=False)
-                    + self._body_function(
-                        f"{k.name}_body",
-                        [*lines, f"if (!({contig})) return {k.name}_strided(A, lo, hi, tid);", *fast],
-                    )
-                    + self._entry(k, b)
+                return self._body_function(f"{k.name}_body", [*lines, *slow], vectorise=False) + self._entry(
+                    k, b
                 )
+            else:  # elementwise, unit stride innermost (vectorised); refuses other strides before writing
+                fast = self._loops(k.outer, self._outer_body(k, b, last), bounds=True, ivdep=k.aliased)
+                contig = self._contiguous(k, last, outputs=True)
+                body = [*lines, f"if (!({contig})) return 1;", *fast]
+                return self._body_function(f"{k.name}_body", body) + self._entry(k, b)
         return self._body_function(f"{k.name}_body", lines) + self._entry(k, b)
 
     @staticmethod
@@ -875,8 +877,8 @@ class CRenderer:
     @staticmethod
     def _body_function(name: str, lines: list[str], vectorise: bool = True) -> str:
         """``static int name(A, lo, hi, tid)``. The strided version of an elementwise loop is not vectorised:
-        gathers seldom pay, and vectorising both versions doubles the compile time."""
-        attr = "" if vectorise else '__attribute__((noinline, optimize("no-tree-vectorize"))) '
+        gathers seldom pay."""
+        attr = "" if vectorise else '__attribute__((optimize("no-tree-vectorize"))) '
         head = (
             f"static {attr}int {name}(const fl_args* const A, const i64 lo, const i64 hi, const int tid) {{\n"
         )
@@ -1196,10 +1198,13 @@ def render_runtime() -> str:
     return head + C_RUNTIME
 
 
-def render_c(kernels: list[Kernel]) -> str:
-    """One C translation unit holding ``kernels`` (the same kernels always give the same text)."""
+def render_c(kernels: list[Kernel], strided: bool = False) -> str:
+    """One C translation unit holding ``kernels`` (the same kernels always give the same text). An
+    elementwise kernel's loop takes unit-stride innermost axes only (it returns 1 on others, before writing
+    anything); ``strided``: the version for any strides instead, which a plan builds only if it meets them
+    (a third less to compile for every jit)."""
     e = Emitter(C)
-    bodies = [CRenderer().kernel(k, e) for k in kernels]
+    bodies = [CRenderer(strided).kernel(k, e) for k in kernels]
     header = f"/* functorch_lite fused kernels ({FORMAT_VERSION}); generated, do not edit */\n"
     summary = "".join(f"/* {k.name}: {k.summary()} */\n" for k in kernels)
     return header + summary + e.prelude() + C_RUNTIME_DECLS + "\n" + "\n".join(bodies)
