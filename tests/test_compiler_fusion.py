@@ -145,6 +145,26 @@ def test_source_is_deterministic():
 
 
 @needs_cc
+def test_strided_version_is_built_when_first_needed():
+    def builds():  # libraries built, found on disk or found in memory: one per cpu.build call
+        return sum(cpu.stats[k] for k in ("compiles", "disk_hits", "memory_hits"))
+
+    def check(x):
+        want = np.asarray(gelu(fnp.asarray(np.ascontiguousarray(x)))) * 3  # eager, on a contiguous copy
+        np.testing.assert_allclose(np.asarray(f(x)), want, rtol=2e-6, atol=1e-6)
+
+    f = fl.jit(lambda x: gelu(x) * 3.0)
+    base = np.linspace(-3, 3, 64 * 96, dtype=np.float32).reshape(64, 96)
+    cpu.runtime()  # loaded once per process: not counted below
+    before, fallbacks = builds(), cpu.stats["fallbacks"]
+    check(np.ascontiguousarray(base[:, :64]))
+    assert builds() == before + 1  # the unit-stride kernels only
+    check(base[:, ::-1][:, :64].T)  # a transposed, reversed argument: the same plan, its strided kernels
+    check(base[:, 1:65])
+    assert builds() == before + 2 and cpu.stats["fallbacks"] == fallbacks
+
+
+@needs_cc
 def test_identical_kernels_are_compiled_once():
     # sin stays a numpy call on the CPU, so each gelu below is its own kernel: three kernel steps of the same
     # structure (the later two write their input in place, so the one compiled kernel is the in-place kind)
