@@ -165,6 +165,17 @@ def test_strided_version_is_built_when_first_needed():
 
 
 @needs_cc
+def test_broadcast_argument_keeps_the_donated_buffer():
+    # fnp.ones is a read-only broadcast (stride 0): the strided kernel runs, writing into the donated buffer
+    update = fl.jit(lambda p, g: p - 0.1 * g, donate_argnums=0)
+    p = fnp.asarray(np.full((64, 80), 1.0, np.float32))
+    buffer, fallbacks = np.asarray(p), cpu.stats["fallbacks"]
+    out = update(p, fnp.ones((64, 80)))
+    assert np.shares_memory(np.asarray(out), buffer) and cpu.stats["fallbacks"] == fallbacks
+    np.testing.assert_array_equal(np.asarray(out), np.full((64, 80), np.float32(1.0) - np.float32(0.1)))
+
+
+@needs_cc
 def test_identical_kernels_are_compiled_once():
     # sin stays a numpy call on the CPU, so each gelu below is its own kernel: three kernel steps of the same
     # structure (the later two write their input in place, so the one compiled kernel is the in-place kind)

@@ -363,7 +363,7 @@ def _kernel_lines(
     fallback = constant(_fallback(step, unique, jaxpr, consts, strided), "_fallback")
     lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
     lines.append(f"    if {kname}({dims}, {', '.join(ins + outs)}):")
-    lines.append(f"        {lhs} = {fallback}({', '.join(names[x] for x in unique)})")
+    lines.append(f"        {lhs} = {fallback}({dims}, {', '.join(ins + outs)})")
     for v, name in zip(step.outputs, outs):
         names[v] = name
     return lines
@@ -371,45 +371,45 @@ def _kernel_lines(
 
 class _StridedKernels:
     """A plan's elementwise kernels compiled for any strides, built the first time one of its steps meets
-    an innermost stride other than 1 (a transposed or sliced argument, a strided donated buffer)."""
+    an innermost stride other than 1 (a transposed or sliced argument, a broadcast like ``fnp.ones``)."""
 
     def __init__(self, kernels: list):
         self.kernels = [k for k in kernels if k.elementwise]
         self.library: Any = None
         self.failed = False
 
-    def run(self, step: Any, inputs: list, values: tuple) -> tuple | None:
-        """``step``'s outputs (fresh arrays) computed by its strided kernel; None if that cannot run."""
+    def call(self, step: Any, dims: np.ndarray, args: tuple) -> bool:
+        """Run ``step``'s strided kernel on the arguments its unit-stride kernel refused (writing the same
+        outputs, in place where the plan said so); False if it cannot (not ndarrays, unaligned memory)."""
         if not step.kernel.elementwise or self.failed:
-            return None
+            return False
+        try:
+            arrays = [a if type(a) is np.ndarray else np.asarray(a) for a in args]
+        except TypeError:  # GPU arrays
+            return False
+        if any(type(a) is not np.ndarray for a in arrays):
+            return False
         if self.library is None:
             try:
                 self.library = cpu.build(self.kernels, strided=True)[0]
             except (cpu.CompilerUnavailable, cpu.BuildError):
                 self.failed = True
-                return None
-        kernel = step.kernel
-        fn = self.library.function(kernel.name, 1 + len(kernel.params))
-        value_of = dict(zip(inputs, values))
-        ins = [np.asarray(value_of[x]) for x in step.inputs]
-        outs = [np.empty(v.aval.shape, v.aval.dtype) for v in step.outputs]
-        if fn(np.array(step.dims, dtype=np.int64), *ins, *outs):
-            return None  # not an ndarray, unaligned...: numpy runs it
-        return tuple(outs)
+                return False
+        fn = self.library.function(step.kernel.name, 1 + len(step.kernel.params))
+        return not fn(dims, *arrays)
 
 
 def _fallback(step: Any, inputs: list, jaxpr: Jaxpr, consts: list, strided: _StridedKernels) -> Any:
-    """What runs a kernel step whose kernel refused its arrays: the strided version of an elementwise
-    kernel, else the group's equations as a numpy plan (other array types, unaligned memory), built on
-    first use; on GPU arrays the same group runs as CuPy kernels."""
+    """What runs a kernel step whose kernel refused its arguments (``dims, inputs..., outputs...``): the
+    strided version of an elementwise kernel, else the group's equations as a numpy plan (other array
+    types, unaligned memory), built on first use; on GPU arrays the same group runs as CuPy kernels."""
     const_of = dict(zip(jaxpr.constvars, consts))
     built: list = []
     stats = cpu.stats
+    n_in = len(step.inputs)
+    pick = [step.inputs.index(x) for x in inputs]
 
     def numpy_run(*values: Any) -> Any:
-        outs = strided.run(step, inputs, values)
-        if outs is not None:
-            return outs
         stats["fallbacks"] += 1
         if not built:
             used = {v for e in step.eqns for v in e.invars if type(v) is Var}
@@ -420,7 +420,14 @@ def _fallback(step: Any, inputs: list, jaxpr: Jaxpr, consts: list, strided: _Str
             built.append(_generate(body, [const_of[v] for v in constvars], (), steps).run)
         return built[0](*values)
 
-    return cuda.dispatcher(step, inputs, numpy_run)
+    elsewhere = cuda.dispatcher(step, inputs, numpy_run)
+
+    def run(dims: np.ndarray, *args: Any) -> Any:
+        if strided.call(step, dims, args):
+            return args[n_in:]
+        return elsewhere(*[args[i] for i in pick])
+
+    return run
 
 
 def _reusable_input(eqn: Eqn, k: int, owner_of: dict, last_read: dict, owned_by_us: set, reused: set) -> Any:
