@@ -134,6 +134,9 @@ def test_lower_as_text_shows_the_c_source():
     assert "def run(" in text and "fused kernels" in text
     assert "FL_EXPORT int k0(const fl_arr* dims" in text and "fl_tanhf" in text
     assert "-ffp-contract=off" in text and "-ffast-math" not in text
+    if "gcc" in cpu.toolchain(cpu.find_compiler())["version"]:  # scalar remainders for elementwise-only units
+        assert "--param=vect-epilogues-nomask=0" in text
+        assert "nomask" not in fl.jit(softmax).lower(fnp.ones((64, 64))).as_text()
 
 
 @needs_cc

@@ -105,9 +105,6 @@ class CompiledPlan:
     def source(self) -> str:
         if self._kernel_source is not None:
             c_source, self._kernel_source = self._kernel_source(), None
-            self._source += (
-                f"\n# ---- fused kernels: one C translation unit, built with {cpu.describe()} ----\n"
-            )
             self._source += c_source
         return self._source
 
@@ -251,6 +248,12 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
     lines.append(f"    return ({outs}{',' if len(jaxpr.outvars) == 1 else ''})")
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<functorch_lite.jit>", "exec"), namespace)  # our own generated code only
+    if c_source is not None:
+        unit = c_source
+        c_source = lambda: (  # noqa: E731
+            f"\n# ---- fused kernels: one C translation unit, built with {cpu.describe(kernels)} ----\n"
+            + unit()
+        )
     return CompiledPlan(source, namespace["run"], jaxpr, c_source)
 
 
