@@ -411,13 +411,20 @@ class Library:
 
 
 _runtime: Library | None = None
+_runtime_job: _Compilation | None = None  # the runtime's compiler, started by _start_runtime
 _runtime_lock = threading.Lock()
 
 
 def runtime() -> Library:
     """The kernel runtime library (built and cached like kernels; loaded once, RTLD_GLOBAL)."""
-    global _runtime
+    global _runtime, _runtime_job
     with _runtime_lock:
+        if _runtime_job is not None:
+            job, _runtime_job = _runtime_job, None
+            try:
+                _finish(job)
+            except Exception:  # noqa: BLE001 - built again below, which raises the error if it persists
+                pass
         if _runtime is None:
             cc = find_compiler()
             fl = runtime_flags()
@@ -439,6 +446,8 @@ def set_threads(n: int) -> None:
 
 
 def _after_fork_in_child() -> None:
+    global _runtime_job
+    _runtime_job = None  # the parent's compiler process: the child builds again if it needs to
     if _runtime is not None:
         try:
             ctypes.c_int.in_dll(_runtime.cdll, "functorch_lite_nthreads").value = 1
@@ -515,20 +524,28 @@ def _runtime_key(cc: str) -> str:
 
 
 def _start_runtime(cc: str) -> None:
-    """If the runtime must be compiled, build it on a thread while the caller compiles its kernels: on a
-    cold cache the two compiler processes run side by side. Kernel libraries are loaded only after
-    ``runtime()`` returns, which waits for the thread (and raises its error again, if it had one). A
-    cached runtime is loaded by that call directly (a thread would only wait for the GIL)."""
-    if settings.disk_cache and os.path.exists(os.path.join(cache_dir(), _runtime_key(cc) + ".so")):
-        return
-
-    def work() -> None:
+    """If the runtime must be compiled, start its compiler now, before the caller renders and compiles its
+    kernels: on a cold cache the two compiler processes run side by side. ``runtime()`` (called before
+    any kernel library is loaded) waits for it, and builds it again if it failed, raising the error."""
+    global _runtime_job
+    with _runtime_lock:
+        if _runtime is not None or _runtime_job is not None:
+            return
+        directory = cache_dir() if settings.disk_cache else _session_dir()
+        so = os.path.join(directory, _runtime_key(cc) + ".so")
+        if os.path.exists(so):
+            return
+        lock_fd = _lock_file(so[: -len(".so")] + ".lock")
         try:
-            runtime()
-        except Exception:  # noqa: BLE001 - the caller's own runtime() call raises it
-            pass
-
-    threading.Thread(target=work, name="functorch_lite-runtime", daemon=True).start()
+            if os.path.exists(so):  # another process built it while we waited
+                _unlock(lock_fd)
+                return
+            _quiet_openmp()
+            _runtime_job = _spawn(render.render_runtime(), so, so + ".sha256", directory, cc, runtime_flags())
+            _runtime_job.lock_fd = lock_fd
+            stats["compiles"] += 1
+        except Exception:  # noqa: BLE001 - runtime() builds it again and raises
+            _unlock(lock_fd)
 
 
 def _load_or_build(
@@ -635,9 +652,22 @@ def _unlock(fd: int | None) -> None:
         os.close(fd)  # closing releases the flock
 
 
-def _compile(source: str, so: str, digest_path: str, directory: str, cc: str, fl: tuple[str, ...]) -> None:
+class _Compilation:
+    """A compiler process building one cache entry: started by ``_spawn``, completed by ``_finish``."""
+
+    __slots__ = ("proc", "cmd", "c_path", "tmp_so", "so", "digest_path", "lock_fd")
+
+    def __init__(self, proc: Any, cmd: list[str], c_path: str, tmp_so: str, so: str, digest_path: str):
+        self.proc, self.cmd, self.c_path, self.tmp_so = proc, cmd, c_path, tmp_so
+        self.so, self.digest_path = so, digest_path
+        self.lock_fd: int | None = None
+
+
+def _spawn(
+    source: str, so: str, digest_path: str, directory: str, cc: str, fl: tuple[str, ...]
+) -> _Compilation:
+    """Write ``source`` and start the compiler on it (without waiting)."""
     import subprocess
-    import tempfile
 
     tag = f"tmp-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
     c_path = os.path.join(directory, tag + ".c")
@@ -646,30 +676,50 @@ def _compile(source: str, so: str, digest_path: str, directory: str, cc: str, fl
         f.write(source)
     cmd = [cc, *fl, "-o", tmp_so, c_path]
     try:
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        except OSError as exc:
-            raise CompilerUnavailable(f"cannot run the C compiler {cc}: {exc}") from exc
-        if proc.returncode != 0 and "-fopenmp" in cmd and "openmp" in proc.stderr.lower():
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
+        _remove(c_path)
+        raise CompilerUnavailable(f"cannot run the C compiler {cc}: {exc}") from exc
+    return _Compilation(proc, cmd, c_path, tmp_so, so, digest_path)
+
+
+def _finish(job: _Compilation) -> None:
+    """Wait for ``job``'s compiler; record the digest and rename the library into place (atomically)."""
+    import subprocess
+
+    try:
+        _, stderr = job.proc.communicate(timeout=600)
+        cmd, returncode = job.cmd, job.proc.returncode
+        if returncode != 0 and "-fopenmp" in cmd and "openmp" in stderr.lower():
             cmd = [c for c in cmd if c != "-fopenmp"]  # a compiler without OpenMP: serial kernels
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        if proc.returncode != 0:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            stderr, returncode = done.stderr, done.returncode
+        if returncode != 0:
             import shutil
+            import tempfile
 
             kept = os.path.join(tempfile.gettempdir(), f"functorch_lite-failed-{os.getpid()}.c")
-            shutil.copyfile(c_path, kept)
+            shutil.copyfile(job.c_path, kept)
             raise BuildError(
-                f"C compiler failed ({' '.join(cmd[:3])} ...); source saved to {kept}:\n{proc.stderr[-2000:]}"
+                f"C compiler failed ({' '.join(cmd[:3])} ...); source saved to {kept}:\n{stderr[-2000:]}"
             )
-        with open(tmp_so, "rb") as f:
+        with open(job.tmp_so, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        os.chmod(tmp_so, 0o700)
-        _atomic_write(digest_path, digest.encode())
-        os.replace(tmp_so, so)
+        os.chmod(job.tmp_so, 0o700)
+        _atomic_write(job.digest_path, digest.encode())
+        os.replace(job.tmp_so, job.so)
         if settings.save_source:
-            os.replace(c_path, so[: -len(".so")] + ".c")
+            os.replace(job.c_path, job.so[: -len(".so")] + ".c")
     finally:
-        _remove(c_path, tmp_so)
+        if job.proc.poll() is None:
+            job.proc.kill()
+            job.proc.communicate()
+        _remove(job.c_path, job.tmp_so)
+        _unlock(job.lock_fd)
+
+
+def _compile(source: str, so: str, digest_path: str, directory: str, cc: str, fl: tuple[str, ...]) -> None:
+    _finish(_spawn(source, so, digest_path, directory, cc, fl))
 
 
 def clear_cache() -> None:
