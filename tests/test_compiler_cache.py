@@ -150,6 +150,32 @@ def test_second_process_reuses_the_shared_object(tmp_path):
     assert second["ok"] and second["compiles"] == 0 and second["disk_hits"] >= 2  # runtime + kernels
 
 
+FAILING_KERNELS = """
+    import fcntl, glob, json, os, warnings, numpy as np, functorch_lite as fl, functorch_lite.numpy as fnp
+    from functorch_lite.compiler import cpu, render
+    render.render_c = lambda kernels, strided=False: "this is not C"  # the kernels' compile fails
+    x = fnp.asarray(np.linspace(-2, 2, 5000, dtype=np.float32))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = fl.jit(lambda x: fnp.tanh(x * 3.0) + x * x)(x)  # runs on numpy
+    ok = bool(np.allclose(np.asarray(y), np.tanh(np.asarray(x) * 3) + np.asarray(x) ** 2, atol=1e-6))
+    directory = os.environ["FUNCTORCH_LITE_CACHE_DIR"]
+    for lock in glob.glob(os.path.join(directory, "*.lock")):  # none still held: other processes can build
+        fd = os.open(lock, os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(fd)
+    print(json.dumps({"ok": ok, "warned": any("failed" in str(w.message) for w in caught),
+                      "libraries": len(glob.glob(os.path.join(directory, "*.so")))}))
+"""
+
+
+def test_failed_kernel_build_settles_the_runtime_build(tmp_path):
+    # the runtime's compiler starts beside the kernels'; when theirs fails it is still waited for and its lock
+    # released, so another process never waits on a lock this one holds
+    out = _run_python(FAILING_KERNELS, {"FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c")})
+    assert out == {"ok": True, "warned": True, "libraries": 1}  # the runtime, built
+
+
 def test_concurrent_builders(tmp_path):
     env = {**os.environ, "PYTHONPATH": ROOT, "FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c")}
     procs = [

@@ -418,14 +418,9 @@ _runtime_lock = threading.Lock()
 
 def runtime() -> Library:
     """The kernel runtime library (built and cached like kernels; loaded once, RTLD_GLOBAL)."""
-    global _runtime, _runtime_job
+    global _runtime
     with _runtime_lock:
-        if _runtime_job is not None:
-            job, _runtime_job = _runtime_job, None
-            try:
-                _finish(job)
-            except Exception:  # noqa: BLE001 - built again below, which raises the error if it persists
-                pass
+        _settle_runtime_job()
         if _runtime is None:
             cc = find_compiler()
             fl = runtime_flags()
@@ -439,6 +434,19 @@ def runtime() -> Library:
         return _runtime
 
 
+def _settle_runtime_job() -> None:
+    """Wait for the runtime's compiler if ``_start_runtime`` started one (the caller holds ``_runtime_lock``);
+    a failure is left for ``runtime()`` to meet again. Until then the job holds the entry's file lock, which
+    other processes wait for, so every path that started it settles it."""
+    global _runtime_job
+    if _runtime_job is not None:
+        job, _runtime_job = _runtime_job, None
+        try:
+            _finish(job)
+        except Exception:  # noqa: BLE001 - runtime() builds it again, which raises the error if it persists
+            pass
+
+
 def set_threads(n: int) -> None:
     """How many threads large kernels may use (``FUNCTORCH_LITE_NUM_THREADS``; 1 after a fork)."""
     settings.num_threads = max(1, int(n))
@@ -448,7 +456,9 @@ def set_threads(n: int) -> None:
 
 def _after_fork_in_child() -> None:
     global _runtime_job
-    _runtime_job = None  # the parent's compiler process: the child builds again if it needs to
+    if _runtime_job is not None:  # the parent's compiler: the child builds again if it needs to, and lets go
+        _unlock(_runtime_job.lock_fd)  # of its copy of the file lock (the parent's own stays held)
+        _runtime_job = None
     if _runtime is not None:
         try:
             ctypes.c_int.in_dll(_runtime.cdll, "functorch_lite_nthreads").value = 1
@@ -513,7 +523,11 @@ def _load(material: str, source: Any, fl: tuple[str, ...] | None = None) -> Libr
         key = cache_key(material, cc, fl)
         lib = _loaded.get(key)
         if lib is None:
-            lib = _load_or_build(source, key, cc, fl, before_load=runtime)
+            try:
+                lib = _load_or_build(source, key, cc, fl, before_load=runtime)
+            finally:
+                with _runtime_lock:  # if the kernels failed, the runtime's compiler is still ours to settle
+                    _settle_runtime_job()
             _loaded[key] = lib
         else:
             stats["memory_hits"] += 1
