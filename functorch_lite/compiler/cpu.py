@@ -520,18 +520,18 @@ def _load(material: str, source: Any, fl: tuple[str, ...] | None = None) -> Libr
     with _lock:
         if _runtime is None:
             _start_runtime(cc)
-        key = cache_key(material, cc, fl)
-        lib = _loaded.get(key)
-        if lib is None:
-            try:
+        try:
+            key = cache_key(material, cc, fl)
+            lib = _loaded.get(key)
+            if lib is None:
                 lib = _load_or_build(source, key, cc, fl, before_load=runtime)
-            finally:
-                with _runtime_lock:  # if the kernels failed, the runtime's compiler is still ours to settle
-                    _settle_runtime_job()
-            _loaded[key] = lib
-        else:
-            stats["memory_hits"] += 1
-        return lib
+                _loaded[key] = lib
+            else:
+                stats["memory_hits"] += 1
+            return lib
+        finally:
+            with _runtime_lock:  # if the kernels failed, the runtime's compiler is still ours to settle
+                _settle_runtime_job()
 
 
 def _runtime_key(cc: str) -> str:
