@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
+from kernel_corpus import needs_cc
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
@@ -23,15 +24,7 @@ from functorch_lite.compiler import cpu
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _compiler_available() -> bool:
-    try:
-        cpu.find_compiler()
-        return cpu.layout_ok()
-    except cpu.CompilerUnavailable:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _compiler_available(), reason="no C compiler on this machine")
+pytestmark = needs_cc
 
 TINY = 'typedef long long i64;\n__attribute__((visibility("default"))) int fl_probe(void) {{ return {value}; }} /* {token} */\n'
 

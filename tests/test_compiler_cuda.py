@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from kernel_corpus import gelu, layernorm, softmax
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
@@ -18,21 +19,6 @@ from functorch_lite.core.passes import optimize
 
 def renamed(k: Kernel, name: str) -> Kernel:
     return Kernel(name, k.rank, k.inner, k.params, k.ops, k.stores, k.aliased)
-
-
-def gelu(x):
-    return 0.5 * x * (1 + fnp.tanh(0.7978845608 * (x + 0.044715 * x**3)))
-
-
-def softmax(x):
-    e = fnp.exp(x - fnp.max(x, axis=-1, keepdims=True))
-    return e / fnp.sum(e, axis=-1, keepdims=True)
-
-
-def layernorm(x, g, b):
-    mu = fnp.mean(x, axis=-1, keepdims=True)
-    d = x - mu
-    return d / fnp.sqrt(fnp.mean(d * d, axis=-1, keepdims=True) + 1e-5) * g + b
 
 
 def maths(x):

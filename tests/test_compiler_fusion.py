@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernel_corpus import gelu, layernorm, needs_cc, softmax
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
@@ -18,37 +19,11 @@ from functorch_lite.compiler import cpu, fusion, pool
 from functorch_lite.core.passes import optimize
 
 
-def _compiler_available() -> bool:
-    try:
-        cpu.find_compiler()
-        return cpu.layout_ok()
-    except cpu.CompilerUnavailable:
-        return False
-
-
-needs_cc = pytest.mark.skipif(not _compiler_available(), reason="no C compiler on this machine")
-
-
 def steps_of(f, *args, min_elements: int = 0):
     closed = fl.make_jaxpr(f)(*args)
     jaxpr, consts = optimize(closed.jaxpr, closed.consts)
     steps = fusion.partition(jaxpr, dict(zip(jaxpr.constvars, consts)), min_elements)
     return [(s.kind, s.kernel if s.kind == "kernel" else s.eqn.primitive.name) for s in steps]
-
-
-def gelu(x):
-    return 0.5 * x * (1 + fnp.tanh(0.7978845608 * (x + 0.044715 * x**3)))
-
-
-def softmax(x):
-    e = fnp.exp(x - fnp.max(x, axis=-1, keepdims=True))
-    return e / fnp.sum(e, axis=-1, keepdims=True)
-
-
-def layernorm(x, g, b):
-    mu = fnp.mean(x, axis=-1, keepdims=True)
-    d = x - mu
-    return d / fnp.sqrt(fnp.mean(d * d, axis=-1, keepdims=True) + 1e-5) * g + b
 
 
 X = fnp.ones((16, 32))

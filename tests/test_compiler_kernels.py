@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from kernel_corpus import gelu, layernorm, needs_cc, softmax
 from strategies import x64
 
 import functorch_lite as fl
@@ -26,15 +27,7 @@ from functorch_lite.core.array import Array
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)
 
 
-def _compiler_available() -> bool:
-    try:
-        cpu.find_compiler()
-        return cpu.layout_ok()
-    except cpu.CompilerUnavailable:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _compiler_available(), reason="no C compiler on this machine")
+pytestmark = needs_cc
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -286,10 +279,6 @@ def test_float32_vector_maths_special_values():
         check(f, np.tile(x, (2, 1)), ulps=4)
 
 
-def gelu(x):
-    return 0.5 * x * (1 + fnp.tanh(0.7978845608 * (x + 0.044715 * x**3)))
-
-
 @SETTINGS
 @given(x=floats("float32", st.integers(1, 3000), special=False, min_value=-20, max_value=20))
 def test_gelu_one_kernel(x):
@@ -393,19 +382,6 @@ def f_int_reduce(x):
 @given(x=ints("int32", shapes(2)))
 def test_integer_reductions_exact(x):
     check(f_int_reduce, x)
-
-
-def softmax(x):
-    m = fnp.max(x, axis=-1, keepdims=True)
-    e = fnp.exp(x - m)
-    return e / fnp.sum(e, axis=-1, keepdims=True)
-
-
-def layernorm(x, g, b):
-    mu = fnp.mean(x, axis=-1, keepdims=True)
-    d = x - mu
-    var = fnp.mean(d * d, axis=-1, keepdims=True)
-    return d / fnp.sqrt(var + 1e-5) * g + b
 
 
 def ln_softmax(x, g, b):
