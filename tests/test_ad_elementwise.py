@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from strategies import x64 as enable_x64
 
 import functorch_lite as fl
 import functorch_lite.lax as lax
@@ -31,10 +32,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 @pytest.fixture(autouse=True, scope="module")
 def x64():
-    previous = fl.config.enable_x64
-    fl.config.update("enable_x64", True)
-    yield
-    fl.config.update("enable_x64", previous)
+    with enable_x64():
+        yield
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -5,25 +5,14 @@ Expected values are analytic; behaviour that is a convention is checked against 
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
+from strategies import x64
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
 from functorch_lite.test_util import check_grads
 from functorch_lite.transforms.ad import float0
-
-
-@contextlib.contextmanager
-def x64():
-    previous = fl.config.enable_x64
-    fl.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        fl.config.update("enable_x64", previous)
 
 
 def close(got, want, rtol=1e-6, atol=1e-6):

@@ -4,12 +4,12 @@ fails on wrong ones. The wrong ones are throwaway primitives with deliberately b
 
 from __future__ import annotations
 
-import contextlib
 from functools import partial
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from strategies import x64
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
@@ -25,17 +25,6 @@ from functorch_lite.test_util import (
     shapes,
 )
 from functorch_lite.transforms.ad import Zero, deflinear, tangent_aval
-
-
-@contextlib.contextmanager
-def x64():
-    previous = fl.config.enable_x64
-    fl.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        fl.config.update("enable_x64", previous)
-
 
 # ---------------------------------------------------------------------------------------------------
 # Throwaway primitives

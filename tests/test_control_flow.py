@@ -22,15 +22,6 @@ _NAMES = ("cond", "switch", "while_loop", "fori_loop", "scan", "map", "associati
 lax = fl.lax if all(hasattr(fl.lax, n) for n in _NAMES) else _cf
 
 
-@pytest.fixture
-def x64():
-    """float64 for finite-difference checks; the flag is restored afterwards."""
-    previous = fl.config.enable_x64
-    fl.config.update("enable_x64", True)
-    yield
-    fl.config.update("enable_x64", previous)
-
-
 def f64(*values):
     """A float64 array of ``values`` (0-d for one value)."""
     return fnp.asarray(np.asarray(values[0] if len(values) == 1 else values, dtype=np.float64))

@@ -54,16 +54,6 @@ PROMOTE_X64 = {
 }
 
 
-@pytest.fixture
-def x64():
-    previous = fl.config.enable_x64
-    fl.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        fl.config.update("enable_x64", previous)
-
-
 def test_promote_types_table_x32():
     for a in NAMES:
         got = " ".join(fnp.promote_types(a, b).name for b in NAMES)

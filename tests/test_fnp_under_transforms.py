@@ -1383,16 +1383,6 @@ def _arrays(args):
     return [fnp.asarray(a) for a in args]
 
 
-@pytest.fixture
-def x64():
-    previous = fl.config.enable_x64
-    fl.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        fl.config.update("enable_x64", previous)
-
-
 def _run(case, check, body):
     """Run ``body(case, data)`` as a hypothesis test (without shrinking for a known bug)."""
 

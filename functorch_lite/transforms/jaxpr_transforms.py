@@ -65,6 +65,15 @@ def trace_internal(fun: Callable, in_avals: Sequence[ShapedArray]) -> tuple[Clos
     return closed_from(traced), [as_operand(c) for c in traced.consts]
 
 
+def _eval_with(trace: Any, closed: ClosedJaxpr, tracers: list) -> list:
+    """``closed`` evaluated on ``tracers`` with ``trace`` current; the trace is retired afterwards."""
+    with set_current_trace(trace):
+        try:
+            return eval_jaxpr(closed.jaxpr, closed.consts, *tracers)
+        finally:
+            trace.alive = False
+
+
 def is_nonzero(t: Any) -> bool:
     return type(t) is not Zero and t is not None and aval_of(t).dtype != float0
 
@@ -108,12 +117,7 @@ def jvp_jaxpr(
             parent = _context.trace
             trace = JVPTrace(parent, parent, fun)
             tracers = [JVPTracer(trace, p, next(tangents)) if nz else p for p, nz in zip(primals, nonzero)]
-            _context.trace = trace
-            try:
-                outs = eval_jaxpr(closed.jaxpr, closed.consts, *tracers)
-            finally:
-                _context.trace = parent
-                trace.alive = False
+            outs = _eval_with(trace, closed, tracers)
             primal_outs, tangent_outs, out_nz = split_jvp_outputs(outs, trace, instantiate_out)
             box.append(out_nz)
             return primal_outs + tangent_outs
@@ -143,12 +147,7 @@ def batch_jaxpr(
             parent = _context.trace
             trace = BatchTrace(parent, axis_size, fun)
             tracers = [BatchTracer(trace, x, 0) if b else x for x, b in zip(args, in_batched)]
-            _context.trace = trace
-            try:
-                outs = eval_jaxpr(closed.jaxpr, closed.consts, *tracers)
-            finally:
-                _context.trace = parent
-                trace.alive = False
+            outs = _eval_with(trace, closed, tracers)
             results, flags = [], []
             for o, force in zip(outs, force_out):
                 if type(o) is BatchTracer and o._trace is trace:
@@ -191,12 +190,7 @@ def linearize_jaxpr(
                 JVPTracer(trace, p, tangent_trace.new_arg(tangent_aval(aval_of(p)))) if nz else p
                 for p, nz in zip(primals, nonzero)
             ]
-            _context.trace = trace
-            try:
-                outs = eval_jaxpr(closed.jaxpr, closed.consts, *tracers)
-            finally:
-                _context.trace = parent
-                trace.alive = False
+            outs = _eval_with(trace, closed, tracers)
             # Instantiated zeros are made concrete: constants of the linear jaxpr, not residuals.
             with set_current_trace(None):
                 primal_outs, tangent_outs, out_nz = split_jvp_outputs(outs, trace, instantiate_out)
