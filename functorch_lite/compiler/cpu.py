@@ -518,13 +518,13 @@ def _load(material: str, source: Any, fl: tuple[str, ...] | None = None) -> Libr
     cc = find_compiler()
     fl = flags() if fl is None else fl
     with _lock:
-        if _runtime is None:
-            _start_runtime(cc)
         try:
             key = cache_key(material, cc, fl)
             lib = _loaded.get(key)
             if lib is None:
-                lib = _load_or_build(source, key, cc, fl, before_load=runtime)
+                # the runtime's compiler (on a cold cache) starts right after the kernels', the longer job
+                start = None if _runtime is not None else lambda: _start_runtime(cc)
+                lib = _load_or_build(source, key, cc, fl, before_load=runtime, while_compiling=start)
                 _loaded[key] = lib
             else:
                 stats["memory_hits"] += 1
@@ -539,9 +539,9 @@ def _runtime_key(cc: str) -> str:
 
 
 def _start_runtime(cc: str) -> None:
-    """If the runtime must be compiled, start its compiler now, before the caller renders and compiles its
-    kernels: on a cold cache the two compiler processes run side by side. ``runtime()`` (called before
-    any kernel library is loaded) waits for it, and builds it again if it failed, raising the error."""
+    """If the runtime must be compiled, start its compiler now, while the caller's kernels compile: on a
+    cold cache the two compiler processes run side by side. ``runtime()`` (called before any kernel
+    library is loaded) waits for it, and builds it again if it failed, raising the error."""
     global _runtime_job
     with _runtime_lock:
         if _runtime is not None or _runtime_job is not None:
@@ -570,9 +570,11 @@ def _load_or_build(
     fl: tuple[str, ...],
     mode: int = ctypes.DEFAULT_MODE,
     before_load: Any = None,
+    while_compiling: Any = None,
 ) -> Library:
     """``source``: the translation unit, or a function giving it (called only if it must be compiled);
-    ``before_load`` runs before the library is loaded (the runtime it links against)."""
+    ``before_load`` runs before the library is loaded (the runtime it links against); ``while_compiling``
+    runs once the compiler has started, if it had to."""
     directory = cache_dir() if settings.disk_cache else _session_dir()
     so = os.path.join(directory, key + ".so")
     digest_path = so + ".sha256"
@@ -590,7 +592,10 @@ def _load_or_build(
                 stats["disk_hits"] += 1
                 return lib
         stats["compiles"] += 1
-        _compile(source() if callable(source) else source, so, digest_path, directory, cc, fl)
+        job = _spawn(source() if callable(source) else source, so, digest_path, directory, cc, fl)
+        if while_compiling is not None:
+            while_compiling()
+        _finish(job)
     finally:
         _unlock(lock_fd)
     lib = _try_load(so, digest_path, key, mode, before_load)
@@ -731,10 +736,6 @@ def _finish(job: _Compilation) -> None:
             job.proc.communicate()
         _remove(job.c_path, job.tmp_so)
         _unlock(job.lock_fd)
-
-
-def _compile(source: str, so: str, digest_path: str, directory: str, cc: str, fl: tuple[str, ...]) -> None:
-    _finish(_spawn(source, so, digest_path, directory, cc, fl))
 
 
 def clear_cache() -> None:
