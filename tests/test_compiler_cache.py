@@ -203,6 +203,7 @@ def test_toolchain_record_names_the_compiler(cache, monkeypatch):
         "machine": "unknown",
         "march": "native",
     }
+    assert not [name for name in os.listdir(cache) if name.startswith("tmp-")]  # probes leave nothing behind
 
 
 def test_no_compiler_runs_on_numpy_with_one_warning(monkeypatch):

@@ -304,18 +304,84 @@ def toolchain(cc: str) -> dict:
     return info
 
 
+class _Process:
+    """A compiler process started with ``os.posix_spawn``: stdin and stdout on /dev/null, stderr into
+    ``err_path``. (Not the subprocess module: importing it costs ~3 ms of every cold first jit.)"""
+
+    __slots__ = ("pid", "err_path", "returncode")
+
+    def __init__(self, cmd: list[str], err_path: str):
+        fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            actions = [
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_DUP2, fd, 2),
+            ]
+            self.pid = os.posix_spawn(cmd[0], cmd, os.environ, file_actions=actions)
+        except OSError:
+            _remove(err_path)
+            raise
+        finally:
+            os.close(fd)
+        self.err_path = err_path
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float) -> int:
+        """Its exit code; killed (and -9) after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+            elif time.monotonic() > deadline:
+                self.kill()
+            else:
+                time.sleep(0.0005)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 9)
+            except ProcessLookupError:
+                pass
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+
+    def stderr(self) -> str:
+        try:
+            with open(self.err_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+def _run(cmd: list[str], err_path: str, timeout: float) -> tuple[int, str]:
+    """Run ``cmd`` to the end: its exit code and what it wrote to stderr (``(-1, "")`` if it cannot start)."""
+    try:
+        proc = _Process(cmd, err_path)
+    except OSError:
+        return -1, ""
+    try:
+        return proc.wait(timeout), proc.stderr()
+    finally:
+        _remove(err_path)
+
+
+def _work_dir() -> str:
+    """Where builds happen: the checked cache directory, or this process's private one."""
+    return cache_dir() if settings.disk_cache else _session_dir()
+
+
 def _probe(cc: str) -> dict:
     """Version, target triple and the CPU ``-march=native`` resolves to, from the commands the compiler
     driver would run for a preprocessor call (``-###``: gcc and clang print them, with their version and
     target, and start nothing; 1.5 ms, where three probing calls took ~20 ms of a cold jit)."""
     import re
-    import subprocess  # here, not at the top: a process whose kernels are all cached never spawns one
 
     cmd = [cc, "-march=native", "-###", "-E", "-x", "c", os.devnull, "-o", os.devnull]
-    try:
-        text = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stderr
-    except (OSError, subprocess.SubprocessError):
-        text = ""
+    err_path = os.path.join(_work_dir(), f"tmp-{os.getpid()}-{time.monotonic_ns()}.probe")
+    text = _run(cmd, err_path, timeout=60)[1]
     version = re.search(r"^(?!Configured)\S.*\bversion \d.*$", text, re.MULTILINE)
     machine = re.search(r"^Target:\s*(\S+)", text, re.MULTILINE)
     # the compiler proper's command line, its arguments quoted: "-march=znver3" (gcc), "-target-cpu" "znver3"
@@ -547,7 +613,7 @@ def _start_runtime(cc: str) -> None:
     with _runtime_lock:
         if _runtime is not None or _runtime_job is not None:
             return
-        directory = cache_dir() if settings.disk_cache else _session_dir()
+        directory = _work_dir()
         so = os.path.join(directory, _runtime_key(cc) + ".so")
         if os.path.exists(so):
             return
@@ -576,7 +642,7 @@ def _load_or_build(
     """``source``: the translation unit, or a function giving it (called only if it must be compiled);
     ``before_load`` runs before the library is loaded (the runtime it links against); ``while_compiling``
     runs once the compiler has started, if it had to."""
-    directory = cache_dir() if settings.disk_cache else _session_dir()
+    directory = _work_dir()
     so = os.path.join(directory, key + ".so")
     digest_path = so + ".sha256"
     if os.path.exists(so):
@@ -688,16 +754,13 @@ def _spawn(
     source: str, so: str, digest_path: str, directory: str, cc: str, fl: tuple[str, ...]
 ) -> _Compilation:
     """Write ``source`` and start the compiler on it (without waiting)."""
-    import subprocess
-
-    tag = f"tmp-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
-    c_path = os.path.join(directory, tag + ".c")
-    tmp_so = os.path.join(directory, tag + ".so")
+    tag = os.path.join(directory, f"tmp-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}")
+    c_path, tmp_so = tag + ".c", tag + ".so"
     with open(c_path, "w", encoding="utf-8") as f:
         f.write(source)
     cmd = [cc, *fl, "-o", tmp_so, c_path]
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = _Process(cmd, tag + ".err")
     except OSError as exc:
         _remove(c_path)
         raise CompilerUnavailable(f"cannot run the C compiler {cc}: {exc}") from exc
@@ -706,15 +769,11 @@ def _spawn(
 
 def _finish(job: _Compilation) -> None:
     """Wait for ``job``'s compiler; record the digest and rename the library into place (atomically)."""
-    import subprocess
-
     try:
-        _, stderr = job.proc.communicate(timeout=600)
-        cmd, returncode = job.cmd, job.proc.returncode
+        returncode, stderr, cmd = job.proc.wait(600), job.proc.stderr(), job.cmd
         if returncode != 0 and "-fopenmp" in cmd and "openmp" in stderr.lower():
             cmd = [c for c in cmd if c != "-fopenmp"]  # a compiler without OpenMP: serial kernels
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-            stderr, returncode = done.stderr, done.returncode
+            returncode, stderr = _run(cmd, job.proc.err_path, timeout=600)
         if returncode != 0:
             import shutil
             import tempfile
@@ -732,10 +791,8 @@ def _finish(job: _Compilation) -> None:
         if settings.save_source:
             os.replace(job.c_path, job.so[: -len(".so")] + ".c")
     finally:
-        if job.proc.poll() is None:
-            job.proc.kill()
-            job.proc.communicate()
-        _remove(job.c_path, job.tmp_so)
+        job.proc.kill()  # a no-op once it has exited
+        _remove(job.c_path, job.tmp_so, job.proc.err_path)
         _unlock(job.lock_fd)
 
 
