@@ -76,7 +76,7 @@ class Kernel:
     """A fused loop nest: see the module docstring. (A plain class: defining a dataclass costs about a
     millisecond of every process's first jit.)"""
 
-    __slots__ = ("name", "rank", "inner", "params", "ops", "stores", "aliased", "_levels")
+    __slots__ = ("name", "rank", "inner", "params", "ops", "stores", "aliased", "_levels", "_structure")
 
     def __init__(
         self,
@@ -91,6 +91,7 @@ class Kernel:
         self.name, self.rank, self.inner = name, rank, inner
         self.params, self.ops, self.stores, self.aliased = params, ops, stores, aliased
         self._levels: dict[int, bool] = {}
+        self._structure: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -102,13 +103,15 @@ class Kernel:
         """What the kernel computes, as text: equal for kernels that differ only in their name and in
         ``aliased``; with those two, the disk cache's key. Constants are spelled by their bits (``-0.0`` and
         ``0.0`` differ); dtypes by their short codes (``repr`` of a dtype is slow, and every process's
-        first jit computes this)."""
-        parts = [f"{self.rank};{self.inner};{self.stores}"]
-        for p in self.params:
-            parts.append(f"{p.name},{p.dtype.str},{p.ndim},{p.emb},{p.is_output}")
-        for o in self.ops:
-            parts.append(f"{o.out},{o.op},{o.args},{o.dtype.str},{_spell(o.attr)}")
-        return "|".join(parts)
+        first jit computes this, for deduplication and again for the key: it is kept)."""
+        if self._structure is None:
+            parts = [f"{self.rank};{self.inner};{self.stores}"]
+            for p in self.params:
+                parts.append(f"{p.name},{p.dtype.str},{p.ndim},{p.emb},{p.is_output}")
+            for o in self.ops:
+                parts.append(f"{o.out},{o.op},{o.args},{o.dtype.str},{_spell(o.attr)}")
+            self._structure = "|".join(parts)
+        return self._structure
 
     @property
     def outer(self) -> tuple[int, ...]:
