@@ -258,3 +258,16 @@ def test_forked_child_runs_kernels_without_hanging(monkeypatch):
         os.waitpid(pid, 0)
     finally:
         cpu.set_threads(previous)
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
+def test_compiler_process_waits_and_times_out(tmp_path, monkeypatch, pidfd):
+    """A compiler process is waited for (sleeping on a pidfd, or polling where there is none) and killed
+    once its time is up."""
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open", raising=False)
+    elif not hasattr(os, "pidfd_open"):
+        pytest.skip("os.pidfd_open needs Linux 5.3+ and Python 3.9+")
+    assert cpu._Process(["/bin/sh", "-c", "exit 3"], str(tmp_path / "a.err")).wait(60) == 3
+    slow = cpu._Process(["/bin/sh", "-c", "sleep 30"], str(tmp_path / "b.err"))
+    assert slow.wait(0.2) == -9

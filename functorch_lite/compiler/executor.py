@@ -251,8 +251,7 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
     if c_source is not None:
         unit = c_source
         c_source = lambda: (  # noqa: E731
-            f"\n# ---- fused kernels: one C translation unit, built with {cpu.describe(kernels)} ----\n"
-            + unit()
+            f"\n# ---- fused kernels: one C translation unit, built with {cpu.describe()} ----\n" + unit()
         )
     return CompiledPlan(source, namespace["run"], jaxpr, c_source)
 
