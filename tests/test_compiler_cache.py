@@ -91,7 +91,7 @@ def test_corrupt_entry_is_rebuilt(cache, damage):
 def test_unsafe_directory_is_refused(cache):
     cache.mkdir(mode=0o700)
     os.chmod(cache, 0o777)
-    with pytest.warns(RuntimeWarning, match="not a directory owned by this user with mode 0700"):
+    with pytest.warns(fl.errors.CompilerWarning, match="not a directory owned by this user with mode 0700"):
         used = cpu.cache_dir()
     assert used != str(cache)
     assert stat.S_IMODE(os.stat(used).st_mode) == 0o700
@@ -217,6 +217,7 @@ def test_no_compiler_runs_on_numpy_with_one_warning(monkeypatch):
         y2 = fl.jit(lambda x: fnp.exp(x) - x)(x)
     messages = [str(w.message) for w in caught if "no C compiler" in str(w.message)]
     assert len(messages) == 1 and "numpy" in messages[0]
+    assert all(w.category is fl.errors.CompilerWarning for w in caught if "no C compiler" in str(w.message))
     np.testing.assert_array_equal(np.asarray(y1), np.arange(10, dtype=np.float32) * 2 + 1)
     np.testing.assert_allclose(np.asarray(y2), np.exp(np.arange(10, dtype=np.float32)) - np.arange(10))
     text = fl.jit(lambda x: x * 3.0 - 1.0).lower(x).as_text()
@@ -271,3 +272,14 @@ def test_compiler_process_waits_and_times_out(tmp_path, monkeypatch, pidfd):
     assert cpu._Process(["/bin/sh", "-c", "exit 3"], str(tmp_path / "a.err")).wait(60) == 3
     slow = cpu._Process(["/bin/sh", "-c", "sleep 30"], str(tmp_path / "b.err"))
     assert slow.wait(0.2) == -9
+
+
+def test_failed_build_warns_under_default_filters(tmp_path):
+    """A failed build is reported with Python's default warning filters (functorch_lite hides numpy's
+    floating-point RuntimeWarnings, so its own warning must not be one)."""
+    code = "import functorch_lite as fl, functorch_lite.numpy as fnp; print(fl.jit(lambda x: x * 2.0 + 1.0)(fnp.ones(100_000))[0])"
+    env = dict(os.environ, FUNCTORCH_LITE_CFLAGS="-fno-such-flag", FUNCTORCH_LITE_CACHE_DIR=str(tmp_path))
+    env.pop("PYTHONWARNINGS", None)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "3.0", proc.stderr
+    assert "CompilerWarning: functorch_lite: building fused kernels failed, using numpy" in proc.stderr

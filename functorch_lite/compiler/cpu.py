@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import CompilerWarning
 from . import render
 from .kernel_ir import Kernel
 
@@ -141,7 +142,7 @@ _dir_checked: dict[str, str] = {}
 def warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        warnings.warn(message, CompilerWarning, stacklevel=3)
 
 
 # ---------------------------------------------------------------------------------------------------

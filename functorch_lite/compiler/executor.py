@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core.array import Array
+from ..core.errors import CompilerWarning
 from ..core.jaxpr import Eqn, Jaxpr, Literal, Var
 from ..core.trace import Tracer
 from . import INLINE_CALLS, cpu, cuda, fusion, pool
@@ -130,7 +131,7 @@ def compile_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], donated: Sequence[bool] =
             warnings.warn(
                 "functorch_lite: the fusion pass produced an invalid kernel order for this function; running "
                 "it unfused (correct, slower). Please report this function.",
-                RuntimeWarning,
+                CompilerWarning,
                 stacklevel=2,
             )
             steps = []

@@ -69,3 +69,12 @@ class ShapeDtypeError(_LazyMessageError, TypeError):
 
 class ShapeError(_LazyMessageError, ValueError):
     """A primitive got an invalid shape or axis argument."""
+
+
+class CompilerWarning(UserWarning):
+    """jit's kernel compiler met a problem it works around: no C compiler or a failed build (the same plan
+    runs on numpy), or a kernel cache it must not trust (a private one is used instead).
+
+    Not a ``RuntimeWarning``, which functorch_lite hides for numpy's floating-point warnings. Silence it with
+    ``warnings.filterwarnings("ignore", category=fl.errors.CompilerWarning)``.
+    """
