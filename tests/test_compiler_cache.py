@@ -19,7 +19,7 @@ from kernel_corpus import needs_cc
 
 import functorch_lite as fl
 import functorch_lite.numpy as fnp
-from functorch_lite.compiler import cpu
+from functorch_lite.compiler import cpu, render
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -135,8 +135,11 @@ CHILD = """
 """
 
 
+NO_PREBUILT = {"FUNCTORCH_LITE_PREBUILT_RUNTIME": "0"}  # the runtime too is built into the cache
+
+
 def test_second_process_reuses_the_shared_object(tmp_path):
-    env = {"FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c")}
+    env = {"FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c"), **NO_PREBUILT}
     first = _run_python(CHILD, env)
     assert first["ok"] and first["compiles"] >= 1
     second = _run_python(CHILD, env)
@@ -165,12 +168,12 @@ FAILING_KERNELS = """
 def test_failed_kernel_build_settles_the_runtime_build(tmp_path):
     # the runtime's compiler starts beside the kernels'; when theirs fails it is still waited for and its lock
     # released, so another process never waits on a lock this one holds
-    out = _run_python(FAILING_KERNELS, {"FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c")})
+    out = _run_python(FAILING_KERNELS, {"FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c"), **NO_PREBUILT})
     assert out == {"ok": True, "warned": True, "libraries": 1}  # the runtime, built
 
 
 def test_concurrent_builders(tmp_path):
-    env = {**os.environ, "PYTHONPATH": ROOT, "FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c")}
+    env = {**os.environ, "PYTHONPATH": ROOT, "FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c"), **NO_PREBUILT}
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(CHILD)],
@@ -190,6 +193,34 @@ def test_concurrent_builders(tmp_path):
     names = os.listdir(tmp_path / "c")
     assert not [n for n in names if n.startswith("tmp-")]
     assert len([n for n in names if n.endswith(".so")]) == 2  # the runtime and the one kernel library
+
+
+RUNTIME_CHILD = CHILD.replace(
+    "print(json.dumps({**cpu.stats, ",
+    "print(json.dumps({**cpu.stats, 'runtime': cpu.runtime().path, 'prebuilt': cpu.prebuilt_runtime_path(), ",
+)
+
+
+@pytest.mark.skipif(
+    cpu.prebuilt_runtime_path() is None, reason="pip built no runtime at install (no C compiler then)"
+)
+def test_prebuilt_runtime_is_loaded_and_nothing_else_built_for_it(tmp_path):
+    out = _run_python(RUNTIME_CHILD, {"FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c")})
+    assert out["ok"] and out["runtime"] == out["prebuilt"] and out["compiles"] == 1  # the kernels only
+    assert [n.endswith(".so") for n in os.listdir(tmp_path / "c")].count(True) == 1
+
+
+def test_runtime_is_built_into_the_cache_without_a_prebuilt_one(tmp_path):
+    out = _run_python(RUNTIME_CHILD, {"FUNCTORCH_LITE_CACHE_DIR": str(tmp_path / "c"), **NO_PREBUILT})
+    assert out["ok"] and out["prebuilt"] is None and out["compiles"] == 2  # the kernels and the runtime
+    assert out["runtime"].startswith(str(tmp_path / "c"))
+
+
+def test_prebuilt_runtime_of_another_source_is_not_loaded(monkeypatch):
+    # the library's name carries the digest of the runtime.c it was built from: after an edit, pip's build is
+    # stale and jit builds the runtime into the cache instead
+    monkeypatch.setattr(render, "RUNTIME_SOURCE", render.RUNTIME_SOURCE + "/* edited */\n")
+    assert cpu.prebuilt_runtime_path() is None
 
 
 def test_toolchain_record_names_the_compiler(cache, monkeypatch):

@@ -6,7 +6,10 @@ this script again with ``W6_CHILD=1``; a row is the median (and best) over them.
 are converted first (for jax this also starts the backend), then the jitted function's first call is timed,
 checked against numpy and followed by a steady-state timing. "compile" is the first call minus that
 process's median steady call. functorch_lite's "cold" processes get a new, empty
-``FUNCTORCH_LITE_CACHE_DIR``, so they also build the kernel runtime and probe the compiler; the "warm disk
+``FUNCTORCH_LITE_CACHE_DIR``, so they probe the compiler and build the kernels; the kernel runtime is the
+one pip built at install time (``setup.py``), except in the "runtime not prebuilt" row
+(``FUNCTORCH_LITE_PREBUILT_RUNTIME=0``), where the first jit also builds the runtime, in a second compiler
+process beside the kernels' (what a machine without the install-time build pays once). The "warm disk
 cache" process reuses the directory the cold one filled. jax has no persistent compilation cache unless one
 is configured (it is unset here), so a new jax process always compiles cold and has no warm-cache row.
 "2nd jit in the same process" is a second function (other constants) jitted after the first. numpy and
@@ -34,6 +37,7 @@ from _timer import quick_settings, timeit  # noqa: E402
 WORKLOAD = "W6"
 CHILD_ENV = "W6_CHILD"
 FIRST = "first call, cold (empty disk cache)"
+FIRST_NO_PREBUILT = "first call, cold, runtime not prebuilt"
 COLD = "compile, cold (empty disk cache)"
 WARM = "compile, new process, warm disk cache"
 SECOND = "compile, 2nd jit in the same process"
@@ -106,9 +110,10 @@ def child(lib: str, quick: bool) -> int:
     return 0
 
 
-def spawn(lib: str, quick: bool, cache_dir: str) -> dict[str, Any]:
+def spawn(lib: str, quick: bool, cache_dir: str, prebuilt_runtime: bool = True) -> dict[str, Any]:
     """Run ``child`` in a fresh interpreter and return what it printed."""
     env = dict(os.environ, FUNCTORCH_LITE_CACHE_DIR=cache_dir)
+    env["FUNCTORCH_LITE_PREBUILT_RUNTIME"] = "1" if prebuilt_runtime else "0"
     env[CHILD_ENV] = "1"
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     # An installed package imports from .pyc files; without them every import recompiles the source.
@@ -142,15 +147,20 @@ def main() -> int:
     runner = CaseRunner(WORKLOAD, args.lib)
     cold: list[dict[str, Any]] = []
     warm: list[dict[str, Any]] = []
+    no_prebuilt: list[dict[str, Any]] = []
+    ours = args.lib == "functorch_lite"
     try:
         for _ in range(3 if args.quick else 5):
             with tempfile.TemporaryDirectory(prefix="w6_cache_") as cache_dir:
                 cold.append(spawn(args.lib, args.quick, cache_dir))
-                if args.lib == "functorch_lite":
+                if ours:
                     warm.append(spawn(args.lib, args.quick, cache_dir))
+            if ours:
+                with tempfile.TemporaryDirectory(prefix="w6_cache_") as cache_dir:
+                    no_prebuilt.append(spawn(args.lib, args.quick, cache_dir, prebuilt_runtime=False))
     except Exception as exc:  # noqa: BLE001 - a failed process fails every row
-        for case in (FIRST, COLD, WARM, SECOND, STEADY):
-            if case != WARM or args.lib == "functorch_lite":
+        for case in (FIRST, FIRST_NO_PREBUILT, COLD, WARM, SECOND, STEADY):
+            if case not in (WARM, FIRST_NO_PREBUILT) or ours:
                 runner.fail(case, exc)
         return runner.exit_code()
 
@@ -161,6 +171,8 @@ def main() -> int:
         return summary([r["functions"][fn][key] for r in runs]), note
 
     runner.run(FIRST, lambda: rows(cold, 0, "first_s"))
+    if no_prebuilt:
+        runner.run(FIRST_NO_PREBUILT, lambda: rows(no_prebuilt, 0, "first_s"))
     runner.run(COLD, lambda: rows(cold, 0, "compile_s"))
     if warm:
         runner.run(WARM, lambda: rows(warm, 0, "compile_s"))

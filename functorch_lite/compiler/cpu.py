@@ -2,9 +2,9 @@
 
 All kernels of one jit go into one translation unit and one compiler call (``-O3 -march=native``, never
 ``-ffast-math``, ``-ffp-contract=off``). What every kernel library shares (reading ndarray objects,
-collapsing dimensions, the OpenMP launcher) is a runtime library, built and cached the
-same way once per machine and loaded ``RTLD_GLOBAL`` so kernel libraries link to it at load time. The
-shared objects are cached
+collapsing dimensions, the OpenMP launcher) is a runtime library (``runtime.c``), loaded ``RTLD_GLOBAL`` so
+kernel libraries link to it at load time: the one pip built at install time (``setup.py``) if it matches
+``runtime.c``, else built and cached like kernels, once per machine. The shared objects are cached
 under a per-user directory (``$FUNCTORCH_LITE_CACHE_DIR``, else ``$XDG_CACHE_HOME/functorch_lite/kernels``,
 else ``~/.cache/functorch_lite/kernels``) created with mode 0700; before any ``.so`` is loaded the
 directory must belong to us and be closed to group and others (loading a shared object runs its code),
@@ -28,7 +28,8 @@ flags, part of the key), ``FUNCTORCH_LITE_CACHE_DIR``, ``FUNCTORCH_LITE_DISABLE_
 ``FUNCTORCH_LITE_SAVE_SOURCE=1`` (keep ``<key>.c`` beside each entry), ``FUNCTORCH_LITE_NUM_THREADS``,
 ``FUNCTORCH_LITE_KERNELS=0`` (never compile: every jit runs on numpy),
 ``FUNCTORCH_LITE_KERNEL_MIN_ELEMENTS`` (smaller groups stay numpy calls; default 256),
-``FUNCTORCH_LITE_PARALLEL_MIN_WORK`` (the work below which a kernel runs on one thread; default 2**22).
+``FUNCTORCH_LITE_PARALLEL_MIN_WORK`` (the work below which a kernel runs on one thread; default 2**22),
+``FUNCTORCH_LITE_PREBUILT_RUNTIME=0`` (ignore the runtime built at install time).
 
 Example:
     >>> lib = build([kernel])          # compiles once, later calls hit the caches
@@ -126,6 +127,8 @@ class Settings:
         # about 0.4 ms of work (gelu on 1e6 floats: 0.68 -> 0.35 ms on 2 cores), so that waking the threads
         # (or waiting for a core) costs little in comparison
         self.parallel_min_work: int = int(env("FUNCTORCH_LITE_PARALLEL_MIN_WORK", str(1 << 22)))
+        # the runtime library pip built at install time, when there is one (0: build it into the cache)
+        self.prebuilt_runtime: bool = _env_flag("FUNCTORCH_LITE_PREBUILT_RUNTIME", "1")
 
 
 settings = Settings()
@@ -223,12 +226,14 @@ def cache_dir() -> str:
     return result
 
 
-def _safe_file(path: str) -> bool:
+def _safe_file(path: str, root_too: bool = False) -> bool:
+    """A regular file owned by this user (or by root, with ``root_too``) and closed to writes by others."""
     try:
         st = os.lstat(path)
     except OSError:
         return False
-    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+    owner_ok = st.st_uid == os.getuid() or (root_too and st.st_uid == 0)
+    return stat.S_ISREG(st.st_mode) and owner_ok and not st.st_mode & 0o022
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -455,6 +460,7 @@ def code_version() -> str:
         for module in (render, kernel_ir, sys.modules[__name__]):
             with open(module.__file__, "rb") as f:
                 h.update(f.read())
+        h.update(render.RUNTIME_SOURCE.encode())
         _versions["code"] = h.hexdigest()
     return _versions["code"]
 
@@ -512,16 +518,47 @@ def runtime() -> Library:
     with _runtime_lock:
         _settle_runtime_job()
         if _runtime is None:
-            cc = find_compiler()
-            fl = runtime_flags()
-            key = _runtime_key(cc)
             _quiet_openmp()
-            lib = _load_or_build(render.render_runtime, key, cc, fl, mode=ctypes.RTLD_GLOBAL)
+            lib = _load_prebuilt_runtime()
+            if lib is None:
+                cc = find_compiler()
+                key = _runtime_key(cc)
+                lib = _load_or_build(render.render_runtime, key, cc, runtime_flags(), mode=ctypes.RTLD_GLOBAL)
             ctypes.c_void_p.in_dll(lib.cdll, "functorch_lite_ndarray_type").value = id(np.ndarray)
             ctypes.c_int64.in_dll(lib.cdll, "functorch_lite_par_min").value = settings.parallel_min_work
             _runtime = lib
             set_threads(settings.num_threads)
         return _runtime
+
+
+def prebuilt_runtime_path() -> str | None:
+    """The runtime library pip built when the package was installed (``setup.py``), if it was built from
+    this very ``runtime.c`` (the source's digest is in the file's name, so an edited source never meets a
+    stale build) and is safe to load: a regular file owned by this user or root, closed to writes by others.
+    ``FUNCTORCH_LITE_PREBUILT_RUNTIME=0`` ignores it."""
+    if not settings.prebuilt_runtime:
+        return None
+    import importlib.machinery
+
+    digest = hashlib.sha256(render.RUNTIME_SOURCE.encode()).hexdigest()[:16]
+    base = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"_runtime_{digest}")
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        if _safe_file(base + suffix, root_too=True):
+            return base + suffix
+    return None
+
+
+def _load_prebuilt_runtime() -> Library | None:
+    path = prebuilt_runtime_path()
+    if path is None:
+        return None
+    try:
+        return Library(path, "prebuilt", mode=ctypes.RTLD_GLOBAL)
+    except OSError as exc:  # e.g. built against an OpenMP library that has since gone
+        warn_once(
+            "prebuilt", f"functorch_lite: cannot load the prebuilt kernel runtime ({exc}); building it."
+        )
+        return None
 
 
 def _settle_runtime_job() -> None:
@@ -624,7 +661,7 @@ def _start_runtime(cc: str) -> None:
     library is loaded) waits for it, and builds it again if it failed, raising the error."""
     global _runtime_job
     with _runtime_lock:
-        if _runtime is not None or _runtime_job is not None:
+        if _runtime is not None or _runtime_job is not None or prebuilt_runtime_path() is not None:
             return
         directory = _work_dir()
         so = os.path.join(directory, _runtime_key(cc) + ".so")
