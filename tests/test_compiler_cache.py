@@ -54,7 +54,7 @@ def _built_elsewhere(cache, source: str):
     cc, flags = cpu.find_compiler(), cpu.flags()
     directory = cpu.cache_dir()
     so = os.path.join(directory, cpu.cache_key(source, cc, flags) + ".so")
-    cpu._finish(cpu._spawn(source, so, so + ".sha256", directory, cc, flags))
+    cpu._finish(cpu._spawn(source, so, so + ".digest", directory, cc, flags))
     return so
 
 

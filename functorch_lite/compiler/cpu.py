@@ -9,7 +9,7 @@ under a per-user directory (``$FUNCTORCH_LITE_CACHE_DIR``, else ``$XDG_CACHE_HOM
 else ``~/.cache/functorch_lite/kernels``) created with mode 0700; before any ``.so`` is loaded the
 directory must belong to us and be closed to group and others (loading a shared object runs its code),
 else a private temporary directory is used instead, with a warning; each file must belong to us and be
-closed to writes by others too. Entries are content-addressed by ``sha256(format version, code generator
+closed to writes by others too. Entries are content-addressed by ``blake2b(format version, code generator
 version, the kernels' IR, flags, compiler path and version, target triple, the CPU -march=native resolves
 to)``, so a cache hit renders no C at all; the compiler writes
 to a temporary file that is renamed into place atomically (readers never see a partial file, and several
@@ -40,7 +40,6 @@ Example:
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import stat
 import sys
@@ -52,6 +51,11 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import CompilerWarning
+
+try:  # CPython's own BLAKE2: importing hashlib loads OpenSSL, 2.7 ms of every new process's first jit
+    from _blake2 import blake2b
+except ImportError:  # another Python implementation
+    from hashlib import blake2b
 from . import render
 from .kernel_ir import Kernel
 
@@ -146,6 +150,15 @@ def warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
         warnings.warn(message, CompilerWarning, stacklevel=3)
+
+
+def digest(data: bytes) -> str:
+    """The hex BLAKE2b-256 digest of ``data``: cache keys, entry checksums, the prebuilt runtime's name.
+
+    >>> digest(b"")[:8]
+    '0e5751c0'
+    """
+    return blake2b(data, digest_size=32).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -274,7 +287,7 @@ def _cpu_signature() -> str:
                     break
                 if ln.startswith(("model name", "flags", "vendor_id")):
                     lines.append(ln.rstrip("\n"))
-        return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
+        return digest("\n".join(sorted(lines)).encode())[:16]
     except OSError:
         import platform
 
@@ -456,12 +469,11 @@ def code_version() -> str:
     if "code" not in _versions:
         from . import kernel_ir
 
-        h = hashlib.sha256()
+        sources = []
         for module in (render, kernel_ir, sys.modules[__name__]):
             with open(module.__file__, "rb") as f:
-                h.update(f.read())
-        h.update(render.RUNTIME_SOURCE.encode())
-        _versions["code"] = h.hexdigest()
+                sources.append(f.read())
+        _versions["code"] = digest(b"\0".join([*sources, render.RUNTIME_SOURCE.encode()]))
     return _versions["code"]
 
 
@@ -479,7 +491,7 @@ def cache_key(material: str, cc: str, fl: tuple[str, ...]) -> str:
     ]
     parts.append(info["march"])
     parts += list(fl)
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return digest("\0".join(parts).encode())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -540,8 +552,9 @@ def prebuilt_runtime_path() -> str | None:
         return None
     import importlib.machinery
 
-    digest = hashlib.sha256(render.RUNTIME_SOURCE.encode()).hexdigest()[:16]
-    base = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"_runtime_{digest}")
+    base = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), f"_runtime_{digest(render.RUNTIME_SOURCE.encode())[:16]}"
+    )
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         if _safe_file(base + suffix, root_too=True):
             return base + suffix
@@ -673,7 +686,7 @@ def _start_runtime(cc: str) -> None:
                 _unlock(lock_fd)
                 return
             _quiet_openmp()
-            _runtime_job = _spawn(render.render_runtime(), so, so + ".sha256", directory, cc, runtime_flags())
+            _runtime_job = _spawn(render.render_runtime(), so, so + ".digest", directory, cc, runtime_flags())
             _runtime_job.lock_fd = lock_fd
             stats["compiles"] += 1
         except Exception:  # noqa: BLE001 - runtime() builds it again and raises
@@ -694,7 +707,7 @@ def _load_or_build(
     runs once the compiler has started, if it had to."""
     directory = _work_dir()
     so = os.path.join(directory, key + ".so")
-    digest_path = so + ".sha256"
+    digest_path = so + ".digest"
     if os.path.exists(so):
         lib = _try_load(so, digest_path, key, mode, before_load)
         if lib is not None:
@@ -753,7 +766,7 @@ def _try_load(
             expected = f.read().strip()
     except OSError:
         return None
-    if hashlib.sha256(data).hexdigest() != expected:
+    if digest(data) != expected:
         _remove(so, digest_path)
         return None
     if before_load is not None:
@@ -834,9 +847,9 @@ def _finish(job: _Compilation) -> None:
                 f"C compiler failed ({' '.join(cmd[:3])} ...); source saved to {kept}:\n{stderr[-2000:]}"
             )
         with open(job.tmp_so, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
+            checksum = digest(f.read())
         os.chmod(job.tmp_so, 0o700)
-        _atomic_write(job.digest_path, digest.encode())
+        _atomic_write(job.digest_path, checksum.encode())
         os.replace(job.tmp_so, job.so)
         if settings.save_source:
             os.replace(job.c_path, job.so[: -len(".so")] + ".c")
@@ -853,7 +866,7 @@ def clear_cache() -> None:
         directory = default_cache_dir()
         if _private_dir(directory):
             for name in os.listdir(directory):
-                if name.endswith((".so", ".sha256", ".lock", ".c", ".json", ".txt")) or name.startswith(
+                if name.endswith((".so", ".digest", ".lock", ".c", ".json", ".txt")) or name.startswith(
                     "tmp-"
                 ):
                     _remove(os.path.join(directory, name))
