@@ -5,6 +5,7 @@ threshold, and jit results staying correct under fusion for functions mixing mat
 from __future__ import annotations
 
 import gc
+import re
 import warnings
 
 import numpy as np
@@ -339,3 +340,28 @@ def test_random_programs_jit_equals_eager(f):
         want = f(x, w)
     for g, v in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), np.asarray(v), rtol=2e-5, atol=1e-5)
+
+
+@needs_cc
+def test_plan_steps_share_pooled_buffers_and_drop_dead_values():
+    rng = np.random.default_rng(3)
+    w = fnp.asarray((rng.standard_normal((128, 128)) / 11).astype(np.float32))
+
+    def f(x):
+        h = fnp.tanh(x @ w) + 1.0
+        return fnp.tanh(h @ w) * 2.0
+
+    jf = fl.jit(f)
+    x1, x2 = (fnp.asarray(rng.standard_normal((128, 128)).astype(np.float32)) for _ in range(2))
+    text = jf.lower(x1).as_text()
+    # every (128, 128) float32 buffer, the matrix products' included, comes from one slot; an intermediate
+    # is dropped after its last use, so a later step can take its buffer in the same call
+    assert text.count("out=_slot") == 2 and len(set(re.findall(r"_slot\d+", text))) == 1, text[:2000]
+    assert "    del " in text
+    r1 = jf(x1)
+    kept = np.array(r1)
+    r2 = jf(x2)
+    np.testing.assert_array_equal(np.asarray(r1), kept)  # a result the caller holds is never reused
+    with fl.disable_jit():
+        for got, x in ((r1, x1), (r2, x2)):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(f(x)), rtol=1e-5, atol=1e-6)

@@ -214,12 +214,37 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
             )
             return None
 
+    # Each intermediate is dropped after the last step that reads it, so that its memory (a pooled buffer,
+    # or numpy's allocator's) serves a later step while still in cache.
+    last_step: dict[Var, int] = {}
+    for k, step in enumerate(steps):
+        for v in _step_inputs(step):
+            if type(v) is Var:
+                last_step[v] = k
+    kept = set(jaxpr.invars) | set(jaxpr.constvars) | {v for v in jaxpr.outvars if type(v) is Var}
+    dead_after: dict[int, list[Var]] = {}
+    for v, k in last_step.items():
+        if v not in kept:
+            dead_after.setdefault(k, []).append(v)
+    slots: dict = {}
     lines = [f"def run({', '.join(args)}):"]
     for k, step in enumerate(steps):
+        if k > 0 and dead_after.get(k - 1):
+            lines.append(f"    del {', '.join(sorted({names[v] for v in dead_after[k - 1]}))}")
         if step.kind == "kernel":
             lines.extend(
                 _kernel_lines(
-                    step, library, strided, in_place[k], names, namespace, fresh, constant, consts, jaxpr
+                    step,
+                    library,
+                    strided,
+                    in_place[k],
+                    names,
+                    namespace,
+                    fresh,
+                    constant,
+                    consts,
+                    jaxpr,
+                    slots,
                 )
             )
             continue
@@ -241,6 +266,12 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
             if target is not None:
                 out_kw = f", out={names[target]}"
                 reused.update(owner_of[target])
+        elif prim.name == "dot_general" and prim.impl is not None:
+            # a matrix product writes into a pooled buffer: a fresh result page-faults on every call (after
+            # which, here, AVX-512 kernels ran 4x slower for a few hundred microseconds)
+            aval = eqn.outvars[0].aval
+            if pool.pooled(aval.shape, aval.dtype):
+                out_kw = f", out={_slot_for(tuple(aval.shape), np.dtype(aval.dtype), slots, constant, namespace)}.take()"
         lhs = ", ".join(outs) + ("," if prim.multiple_results and len(outs) == 1 else "")
         if prim.multiple_results and not outs:
             lhs = "_"
@@ -337,7 +368,7 @@ def _in_place_targets(
 
 
 def _kernel_lines(
-    step, library, strided, in_place, names, namespace, fresh, constant, consts, jaxpr
+    step, library, strided, in_place, names, namespace, fresh, constant, consts, jaxpr, slots
 ) -> list[str]:
     """``outs = buffers; if kernel(dims, ins..., outs...): outs = fallback(ins...)``."""
     kernel = step.kernel
@@ -357,8 +388,7 @@ def _kernel_lines(
         if j in in_place:
             lines.append(f"    {name} = {names[in_place[j]]}")
         elif pool.pooled(shape, dtype):
-            slot = constant(pool.Slot(shape, dtype), "_slot")
-            lines.append(f"    {name} = {slot}.take()")
+            lines.append(f"    {name} = {_slot_for(shape, dtype, slots, constant, namespace)}.take()")
         else:
             lines.append(f"    {name} = _empty({constant(shape, '_shape')}, {constant(dtype, '_dt')})")
             namespace["_empty"] = np.empty
@@ -370,6 +400,18 @@ def _kernel_lines(
     for v, name in zip(step.outputs, outs):
         names[v] = name
     return lines
+
+
+def _slot_for(shape: tuple, dtype: np.dtype, slots: dict, constant: Any, namespace: dict) -> str:
+    """The name of the plan's buffer slot for ``shape`` and ``dtype`` (one per shape and dtype, shared by
+    the steps that output them; each adds one buffer to what it may keep)."""
+    key = (shape, dtype)
+    if key not in slots:
+        slots[key] = (pool.Slot(shape, dtype, capacity=1), constant(None, "_slot"))
+    slot, name = slots[key]
+    slot.capacity += 1
+    namespace[name] = slot
+    return name
 
 
 class _StridedKernels:

@@ -1,11 +1,15 @@
 """A caching pool of output buffers for compiled plans.
 
 A fresh large numpy array costs a page fault per 4 KiB page the first time it is written (about 4 ms
-for 40 MB here). Each kernel output of a plan gets a ``Slot`` that remembers the buffers it handed out;
-one is handed out again only when nothing else references it any more (its reference count is back to
-the slot's own references), the way CuPy's and PyTorch's caching allocators recycle memory. A result the
-caller still holds, or any view of it (views reference their base), is never reused, so semantics are
-unchanged. Small buffers are not pooled: ``np.empty`` is cheap for them.
+for 40 MB here). The kernel outputs of one shape and dtype in a plan share a ``Slot`` that remembers the
+buffers it handed out; one is handed out again only when nothing else references it any more (its
+reference count is back to the slot's own references), the way CuPy's and PyTorch's caching allocators
+recycle memory. A result the caller still holds, or any view of it (views reference their base), is never
+reused, so semantics are unchanged. The most recently handed out free buffer goes first: the plan drops
+each intermediate after its last use, so a later step of the same call writes into memory an earlier one
+just used, still in cache (a buffer kept for one step alone was cold by the next call: an MLP step's
+bias-and-ReLU kernel took 0.33 ms instead of 0.05). Small buffers are not pooled: ``np.empty`` is cheap for
+them.
 
 Example:
     >>> slot = Slot((1000, 1000), np.float32)
@@ -22,31 +26,36 @@ from typing import Any
 import numpy as np
 
 MIN_POOLED_BYTES = 1 << 16
-MAX_PER_SLOT = 2
 
 _getrefcount = sys.getrefcount
 
 
 class Slot:
-    """Buffers of one shape and dtype for one step of one plan."""
+    """Buffers of one shape and dtype for the steps of one plan that output them; it keeps at most
+    ``capacity`` of them (one per such step, plus one for a result the caller holds)."""
 
-    __slots__ = ("shape", "dtype", "buffers", "lock")
+    __slots__ = ("shape", "dtype", "buffers", "capacity", "lock")
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any):
+    def __init__(self, shape: tuple[int, ...], dtype: Any, capacity: int = 2):
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
-        self.buffers: list[np.ndarray] = []
+        self.buffers: list[np.ndarray] = []  # most recently handed out last
+        self.capacity = capacity
         self.lock = threading.Lock()
 
     def take(self) -> np.ndarray:
         with self.lock:
-            for b in self.buffers:
-                # references: the list, the loop variable, getrefcount's argument
+            buffers = self.buffers
+            for i in range(len(buffers) - 1, -1, -1):
+                b = buffers[i]
+                # references: the list, the local b, getrefcount's argument
                 if _getrefcount(b) == 3:
+                    if i != len(buffers) - 1:
+                        buffers.append(buffers.pop(i))
                     return b
             b = np.empty(self.shape, self.dtype)
-            if len(self.buffers) < MAX_PER_SLOT:
-                self.buffers.append(b)
+            if len(buffers) < self.capacity:
+                buffers.append(b)
             return b
 
 

@@ -112,7 +112,10 @@ def _dot_general_impl(
     dimension_numbers: DotDimensionNumbers,
     precision: Any = None,
     preferred_element_type: Any = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
+    """``out``: a C-contiguous buffer of the result's shape and dtype to write a matrix product into (jit's
+    plans pass one from their buffer pool, so that no call page-faults a fresh result); otherwise unused."""
     (lc, rc), (lb, rb) = dimension_numbers
     if preferred_element_type is not None:
         lhs = lhs.astype(preferred_element_type, copy=False)
@@ -130,7 +133,7 @@ def _dot_general_impl(
         a = lhs if lc[0] == 1 else lhs.T
         c = rhs if rc[0] == 0 else rhs.T
         # A contraction of size 1 is an outer product: one broadcast multiply beats a GEMM with k = 1.
-        return np.multiply(a, c) if a.shape[1] == 1 else np.matmul(a, c)
+        return np.multiply(a, c, out=out) if a.shape[1] == 1 else np.matmul(a, c, out=out)
     lfree = _free_dims(lhs.ndim, lc, lb)
     rfree = _free_dims(rhs.ndim, rc, rb)
     batch_shape = tuple(lhs.shape[d] for d in lb)
@@ -142,11 +145,14 @@ def _dot_general_impl(
     k = math.prod(lhs.shape[d] for d in lc)
     a = lhs.transpose(list(lb) + lfree + list(lc)).reshape(b, m, k)
     c = rhs.transpose(list(rb) + list(rc) + rfree).reshape(b, k, n)
+    target = None if out is None else out.reshape((b, m, n))  # a view: the buffer is contiguous
     if k == 1:  # outer products (e.g. per-example weight gradients): a broadcast multiply beats b tiny GEMMs
-        out = np.multiply(a, c)
+        result = np.multiply(a, c, out=target)
+    elif b == 1:
+        result = np.matmul(a[0], c[0], out=None if target is None else target[0])
     else:
-        out = np.matmul(a[0], c[0]) if b == 1 else np.matmul(a, c)
-    return out.reshape(batch_shape + lfree_shape + rfree_shape)
+        result = np.matmul(a, c, out=target)
+    return result.reshape(batch_shape + lfree_shape + rfree_shape)
 
 
 dot_general_p = Primitive(
