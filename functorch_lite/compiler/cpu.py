@@ -353,8 +353,8 @@ class _Process:
 
     def wait(self, timeout: float) -> int:
         """Its exit code; killed (and -9) after ``timeout`` seconds. Sleeps until the process exits (Linux
-        pidfd): a loop polling every half millisecond took a core's worth of wake-ups from the two compiler
-        processes of a cold cache, which then took 65 ms each instead of 55 and 40."""
+        pidfd) instead of waking every half millisecond to poll: on a two-core machine those wake-ups
+        compete with the compiler processes of a cold cache."""
         if self.returncode is None and not _exited_within(self.pid, timeout):
             self.kill()
         if self.returncode is None:

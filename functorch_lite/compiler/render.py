@@ -879,19 +879,19 @@ class CRenderer:
             lines.append(f"{t}* const {name} = ({t}*)A->sc[{j}] + (i64)tid * A->sc_n;")
             if v in rows:
                 p, last = rows[v], k.inner[0]
-                at = f"p{p} + {self._at(k, p, k.outer, None)}"
+                at = f"p{p} + {_offset(k, p, k.outer)}"
                 row_pointers.append(f"{t}* const sc{v} = s{p}_{last} == 1 ? {at} : scb{v};")
         if not k.outer:
-            lines.extend(row_pointers + self._outer_body(k, b, None))
+            lines.extend(row_pointers + self._outer_body(k, b))
         else:
             lines.append("const int pax = A->pax;")
             for d in k.outer:
                 lines.append(f"const i64 b{d} = pax == {d} ? lo : 0, e{d} = pax == {d} ? hi : n{d};")
             last = k.outer[-1]
             if k.inner:
-                lines.extend(self._loops(k.outer, row_pointers + self._outer_body(k, b, None), bounds=True))
+                lines.extend(self._loops(k.outer, row_pointers + self._outer_body(k, b), bounds=True))
             elif self.strided:  # elementwise, any strides: the version built only when first needed
-                slow = self._loops(k.outer, self._outer_body(k, b, None), bounds=True)
+                slow = self._loops(k.outer, self._outer_body(k, b), bounds=True)
                 return self._body_function(f"{k.name}_body", [*lines, *slow], vectorise=False) + self._entry(
                     k, b
                 )
@@ -937,10 +937,8 @@ class CRenderer:
         return " && ".join(f"s{p}_{axis} == 1" for p in ps) or "1"
 
     @staticmethod
-    def _loops(axes: tuple[int, ...], body: list[str], bounds: bool, ivdep: bool = False) -> list[str]:
-        """Nested loops over ``axes`` around ``body``; ``ivdep``: the innermost one has no loop-carried
-        dependence (an output written in place over an input at the same index), so it vectorises
-        without ``restrict``."""
+    def _loops(axes: tuple[int, ...], body: list[str], bounds: bool) -> list[str]:
+        """Nested loops over ``axes`` around ``body`` (``bounds``: the parallel axis's ``[lo, hi)``)."""
         for d in reversed(axes):
             head = (
                 f"for (i64 i{d} = b{d}; i{d} < e{d}; i{d}++) {{"
@@ -948,18 +946,10 @@ class CRenderer:
                 else (f"for (i64 i{d} = 0; i{d} < n{d}; i{d}++) {{")
             )
             body = [head, *_ind(body), "}"]
-            if ivdep and d == axes[-1]:
-                body.insert(0, "#pragma GCC ivdep")
         return body
 
-    @staticmethod
-    def _at(k: Kernel, p: int, axes: tuple[int, ...], unit: int | None) -> str:
-        """The element offset of array ``p`` at the indices of ``axes`` (axis ``unit`` has stride 1)."""
-        terms = [f"i{d}" if d == unit else f"i{d} * s{p}_{d}" for d in axes if k.params[p].emb[d] >= 0]
-        return " + ".join(terms) if terms else "0"
-
-    def _outer_body(self, k: Kernel, b: _Body, unit: int | None) -> list[str]:
-        """The code at one point of the outer loop nest (``unit``: the innermost axis has unit stride)."""
+    def _outer_body(self, k: Kernel, b: _Body) -> list[str]:
+        """The code at one point of the outer loop nest."""
         lines: list[str] = []
         b.materialised = set()
         for v in b.schedule():
@@ -967,12 +957,12 @@ class CRenderer:
             if op.op in REDUCTIONS:
                 lines.extend(self._reduction(k, b, op))
             else:
-                b.stmt(op, lambda p: f"p{p}[{self._at(k, p, k.outer, unit)}]", lines)
+                b.stmt(op, lambda p: f"p{p}[{_offset(k, p, k.outer)}]", lines)
         final = b.final_stores()
         if final:
             lines.extend(self._final_pass(k, b, final))
         for p, v in b.outer_stores():
-            lines.append(f"p{p}[{self._at(k, p, k.outer, unit)}] = t{v};")
+            lines.append(f"p{p}[{_offset(k, p, k.outer)}] = t{v};")
         return lines
 
     @staticmethod
@@ -1002,7 +992,7 @@ class CRenderer:
         streams = [p for p, prm in enumerate(k.params) if prm.emb[last] >= 0]
         inputs = [p for p in streams if not k.params[p].is_output]
         outputs = [p for p in streams if k.params[p].is_output]
-        at = {p: f"p{p} + {self._at(k, p, k.outer[:-1], None)} + c{last}" for p in streams}
+        at = {p: f"p{p} + {_offset(k, p, k.outer[:-1])} + c{last}" for p in streams}
         body: list[str] = []
         if any(op.op == "iota" and op.attr == last for op in k.ops):
             body.append(f"const i64 i{last} = c{last} + j;")
@@ -1010,7 +1000,7 @@ class CRenderer:
         for v in b.schedule():
             b.stmt(
                 b.ops[v],
-                lambda p: f"x{p}[j]" if p in streams else f"p{p}[{self._at(k, p, k.outer, None)}]",
+                lambda p: f"x{p}[j]" if p in streams else f"p{p}[{_offset(k, p, k.outer)}]",
                 body,
             )
         body += [f"x{p}[j] = t{v};" for p, v in b.outer_stores()]
@@ -1037,9 +1027,7 @@ class CRenderer:
             if not any(prm.emb[d] >= 0 for d in k.inner):
                 continue  # read at the outer point only
             cst = "" if prm.is_output else "const "
-            out.append(
-                f"{cst}{ctype(prm.dtype)}* const q{p} = p{p} + {self._at(k, p, k.outer + level, None)};"
-            )
+            out.append(f"{cst}{ctype(prm.dtype)}* const q{p} = p{p} + {_offset(k, p, k.outer + level)};")
         return out
 
     def _inner_stmts(self, k: Kernel, b: _Body, roots: list[int], idx: str, contiguous: bool) -> list[str]:
@@ -1050,7 +1038,7 @@ class CRenderer:
         def load(p: int) -> str:
             prm = k.params[p]
             if not any(prm.emb[d] >= 0 for d in k.inner):
-                return f"p{p}[{self._at(k, p, k.outer, None)}]"
+                return f"p{p}[{_offset(k, p, k.outer)}]"
             if prm.emb[last] < 0:
                 return f"q{p}[0]"
             return f"q{p}[{idx}]" if contiguous else f"q{p}[({idx}) * s{p}_{last}]"
