@@ -267,8 +267,8 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
                 out_kw = f", out={names[target]}"
                 reused.update(owner_of[target])
         elif prim.name == "dot_general" and prim.impl is not None:
-            # a matrix product writes into a pooled buffer: a fresh result page-faults on every call (after
-            # which, here, AVX-512 kernels ran 4x slower for a few hundred microseconds)
+            # a matrix product writes into a pooled buffer, as a kernel does: its memory comes back to this
+            # plan instead of the allocator, which maps fresh pages for every large result
             aval = eqn.outvars[0].aval
             if pool.pooled(aval.shape, aval.dtype):
                 out_kw = f", out={_slot_for(tuple(aval.shape), np.dtype(aval.dtype), slots, constant, namespace)}.take()"

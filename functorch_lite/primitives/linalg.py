@@ -115,7 +115,7 @@ def _dot_general_impl(
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """``out``: a C-contiguous buffer of the result's shape and dtype to write a matrix product into (jit's
-    plans pass one from their buffer pool, so that no call page-faults a fresh result); otherwise unused."""
+    plans pass one from their buffer pool); the result is returned all the same."""
     (lc, rc), (lb, rb) = dimension_numbers
     if preferred_element_type is not None:
         lhs = lhs.astype(preferred_element_type, copy=False)
