@@ -6,10 +6,9 @@ buffers it handed out; one is handed out again only when nothing else references
 reference count is back to the slot's own references), the way CuPy's and PyTorch's caching allocators
 recycle memory. A result the caller still holds, or any view of it (views reference their base), is never
 reused, so semantics are unchanged. The most recently handed out free buffer goes first: the plan drops
-each intermediate after its last use, so a later step of the same call writes into memory an earlier one
-just used, still in cache (a buffer kept for one step alone was cold by the next call: an MLP step's
-bias-and-ReLU kernel took 0.33 ms instead of 0.05). Small buffers are not pooled: ``np.empty`` is cheap for
-them.
+each intermediate after its last use, so a later step of the same call can write into memory an earlier
+one just used, likely still in cache, and a plan keeps as many buffers as it has live at once rather than
+one per step. Small buffers are not pooled: ``np.empty`` is cheap for them.
 
 Example:
     >>> slot = Slot((1000, 1000), np.float32)
