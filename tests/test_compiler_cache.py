@@ -314,3 +314,10 @@ def test_failed_build_warns_under_default_filters(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "3.0", proc.stderr
     assert "CompilerWarning: functorch_lite: building fused kernels failed, using numpy" in proc.stderr
+
+
+def test_kernels_link_without_libc_and_the_runtime_with_its_openmp_library():
+    # kernel libraries resolve their few libc/libm symbols from the process; the runtime links the usual way,
+    # since a compiler driver may drop its OpenMP library under -nostdlib (clang does)
+    assert "-nostdlib" in cpu.flags() and "-nostdlib" not in cpu.runtime_flags()
+    assert "-fopenmp" in cpu.runtime_flags() and "-fopenmp" not in cpu.flags()

@@ -456,8 +456,9 @@ def flags() -> tuple[str, ...]:
 def runtime_flags() -> tuple[str, ...]:
     """The runtime's flags: the kernels' at ``-Og`` (its code runs once per kernel call, not per element:
     measured, kernel calls are as fast as with ``-O1``/``-O3``, and the compile a cold cache waits for takes
-    50 ms instead of 65/120), with OpenMP."""
-    return tuple("-Og" if f == "-O3" else f for f in flags()) + OPENMP_FLAGS
+    50 ms instead of 65/120), with OpenMP, and linked the usual way: with ``-nostdlib`` a compiler driver
+    may leave out its OpenMP library too (clang does; gcc still adds libgomp)."""
+    return tuple("-Og" if f == "-O3" else f for f in flags() if f != "-nostdlib") + OPENMP_FLAGS
 
 
 _versions: dict[str, str] = {}
