@@ -271,7 +271,7 @@ def _generate(jaxpr: Jaxpr, consts: list, donated: Sequence[bool], steps: list) 
             # plan instead of the allocator, which maps fresh pages for every large result
             aval = eqn.outvars[0].aval
             if pool.pooled(aval.shape, aval.dtype):
-                out_kw = f", out={_slot_for(tuple(aval.shape), np.dtype(aval.dtype), slots, constant, namespace)}.take()"
+                out_kw = f", out={_slot_for(tuple(aval.shape), np.dtype(aval.dtype), slots, constant)}.take()"
         lhs = ", ".join(outs) + ("," if prim.multiple_results and len(outs) == 1 else "")
         if prim.multiple_results and not outs:
             lhs = "_"
@@ -388,7 +388,7 @@ def _kernel_lines(
         if j in in_place:
             lines.append(f"    {name} = {names[in_place[j]]}")
         elif pool.pooled(shape, dtype):
-            lines.append(f"    {name} = {_slot_for(shape, dtype, slots, constant, namespace)}.take()")
+            lines.append(f"    {name} = {_slot_for(shape, dtype, slots, constant)}.take()")
         else:
             lines.append(f"    {name} = _empty({constant(shape, '_shape')}, {constant(dtype, '_dt')})")
             namespace["_empty"] = np.empty
@@ -402,15 +402,15 @@ def _kernel_lines(
     return lines
 
 
-def _slot_for(shape: tuple, dtype: np.dtype, slots: dict, constant: Any, namespace: dict) -> str:
+def _slot_for(shape: tuple, dtype: np.dtype, slots: dict, constant: Any) -> str:
     """The name of the plan's buffer slot for ``shape`` and ``dtype`` (one per shape and dtype, shared by
     the steps that output them; each adds one buffer to what it may keep)."""
     key = (shape, dtype)
     if key not in slots:
-        slots[key] = (pool.Slot(shape, dtype, capacity=1), constant(None, "_slot"))
+        slot = pool.Slot(shape, dtype, capacity=1)
+        slots[key] = (slot, constant(slot, "_slot"))
     slot, name = slots[key]
     slot.capacity += 1
-    namespace[name] = slot
     return name
 
 
